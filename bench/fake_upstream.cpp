@@ -1,0 +1,344 @@
+// sy_fake_upstream: a fast, fixed-answer OpenAI upstream for the benchmarks in bench/.
+//
+// It has to be cheap enough that the proxy in front of it, not the fake itself, is what a benchmark
+// measures. So: one io_context per thread, each with its own SO_REUSEPORT acceptor (the kernel
+// spreads connections, nothing is shared between threads); every response is serialized once at
+// start-up and written with a single async_write; the only per-request allocations are Beast's
+// parser (header fields and the body string).
+//
+//   POST /v1/chat/completions   chat.completion JSON, or an SSE stream of chat.completion.chunk
+//                               events when the body says "stream": true
+//   POST /v1/embeddings         a fixed embedding list
+//   GET  /healthz               200
+//   anything else               404 with an OpenAI-style error object
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace sy::bench {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::uint32_t header_limit = 64 * 1024;
+constexpr std::uint64_t body_limit = std::uint64_t{4} << 20;
+
+// ---- Fixed responses ---------------------------------------------------------------------------
+
+constexpr std::string_view model_name = "bench-model";
+constexpr std::string_view created_at = "1700000000";
+
+// One response, serialized twice: for a connection that stays open and for one that closes.
+struct canned {
+  std::string keep_alive;
+  std::string close;
+
+  const std::string& pick(bool keep) const { return keep ? keep_alive : close; }
+};
+
+std::string head(std::string_view status, std::string_view content_type, bool keep_alive) {
+  std::string h;
+  h.append("HTTP/1.1 ").append(status).append("\r\n");
+  h.append("Server: sy-fake-upstream\r\n");
+  h.append("Date: Tue, 14 Nov 2023 22:13:20 GMT\r\n");
+  h.append("Content-Type: ").append(content_type).append("\r\n");
+  h.append("x-request-id: req_bench0000000000000000000000\r\n");
+  h.append("openai-processing-ms: 1\r\n");
+  h.append(keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
+  return h;
+}
+
+canned fixed_length(std::string_view status, std::string_view content_type, std::string_view body) {
+  canned c;
+  for (bool keep : {true, false}) {
+    std::string r = head(status, content_type, keep);
+    r.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n\r\n");
+    r.append(body);
+    (keep ? c.keep_alive : c.close) = std::move(r);
+  }
+  return c;
+}
+
+// Server-sent events, one HTTP chunk per event, as OpenAI sends them.
+canned chunked_events(const std::vector<std::string>& events) {
+  std::string body;
+  for (const auto& e : events) {
+    std::string data = "data: " + e + "\n\n";
+    char hex[16];
+    auto [end, ec] = std::to_chars(hex, hex + sizeof hex, data.size(), 16);
+    body.append(hex, end).append("\r\n").append(data).append("\r\n");
+  }
+  body.append("0\r\n\r\n");
+  canned c;
+  for (bool keep : {true, false}) {
+    std::string r = head("200 OK", "text/event-stream; charset=utf-8", keep);
+    r.append("Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n");
+    r.append(body);
+    (keep ? c.keep_alive : c.close) = std::move(r);
+  }
+  return c;
+}
+
+std::string usage_json() {
+  return R"({"prompt_tokens":19,"completion_tokens":10,"total_tokens":29,)"
+         R"("prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},)"
+         R"("completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,)"
+         R"("accepted_prediction_tokens":0,"rejected_prediction_tokens":0}})";
+}
+
+std::string chat_json() {
+  std::string s;
+  s.append(R"({"id":"chatcmpl-bench000000000000000000000001","object":"chat.completion",)");
+  s.append(R"("created":)")
+      .append(created_at)
+      .append(R"(,"model":")")
+      .append(model_name)
+      .append("\",");
+  s.append(R"("choices":[{"index":0,"message":{"role":"assistant",)");
+  s.append(R"("content":"Hello! This is a fixed reply.","refusal":null},)");
+  s.append(R"("logprobs":null,"finish_reason":"stop"}],)");
+  s.append(R"("usage":)").append(usage_json()).append(",");
+  s.append(R"("service_tier":"default","system_fingerprint":"fp_bench"})");
+  return s;
+}
+
+std::vector<std::string> chat_stream_events() {
+  const std::string prefix = std::string(R"({"id":"chatcmpl-bench000000000000000000000001",)") +
+                             R"("object":"chat.completion.chunk","created":)" +
+                             std::string(created_at) + R"(,"model":")" + std::string(model_name) +
+                             R"(","service_tier":"default","system_fingerprint":"fp_bench",)";
+  auto choice = [&](std::string_view delta, std::string_view finish) {
+    return prefix + R"("choices":[{"index":0,"delta":)" + std::string(delta) +
+           R"(,"logprobs":null,"finish_reason":)" + std::string(finish) + R"(}],"usage":null})";
+  };
+  std::vector<std::string> events;
+  events.push_back(choice(R"({"role":"assistant","content":"","refusal":null})", "null"));
+  for (const char* piece : {"Hello", "! This", " is a", " fixed reply."})
+    events.push_back(choice(std::string(R"({"content":")") + piece + "\"}", "null"));
+  events.push_back(choice("{}", R"("stop")"));
+  events.push_back(prefix + R"("choices":[],"usage":)" + usage_json() + "}");
+  events.push_back("[DONE]");
+  return events;
+}
+
+std::string embeddings_json() {
+  std::string s = R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":[)";
+  unsigned state = 12345;  // deterministic, embedding-looking values in (-0.1, 0.1)
+  for (int i = 0; i < 64; ++i) {
+    if (i) s.push_back(',');
+    state = state * 1103515245u + 12345u;
+    const int v = static_cast<int>((state >> 8) % 2001) - 1000;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.7f", v / 10000.0);
+    s.append(buf);
+  }
+  s.append(R"(]}],"model":"bench-embedding","usage":{"prompt_tokens":8,"total_tokens":8}})");
+  return s;
+}
+
+struct responses {
+  canned chat = fixed_length("200 OK", "application/json", chat_json());
+  canned chat_stream = chunked_events(chat_stream_events());
+  canned embeddings = fixed_length("200 OK", "application/json", embeddings_json());
+  canned health = fixed_length("200 OK", "application/json", R"({"status":"ok"})");
+  canned not_found = fixed_length(
+      "404 Not Found", "application/json",
+      R"({"error":{"message":"Invalid URL: the fake upstream serves POST /v1/chat/completions, )"
+      R"(POST /v1/embeddings and GET /healthz.","type":"invalid_request_error",)"
+      R"("param":null,"code":"unknown_url"}})");
+  canned bad_request = fixed_length("400 Bad Request", "application/json",
+                                    R"({"error":{"message":"Malformed or oversized HTTP request.",)"
+                                    R"("type":"invalid_request_error","param":null,"code":null}})");
+};
+
+// ---- Request handling --------------------------------------------------------------------------
+
+// True when the JSON body has "stream" followed by true, whitespace allowed around the colon.
+// A substring scan is enough here: the benchmark clients send small, well-formed bodies.
+bool wants_stream(std::string_view body) {
+  constexpr std::string_view key = "\"stream\"";
+  for (auto pos = body.find(key); pos != std::string_view::npos; pos = body.find(key, pos + 1)) {
+    auto i = pos + key.size();
+    auto skip_ws = [&] {
+      while (i < body.size() &&
+             (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
+        ++i;
+    };
+    skip_ws();
+    if (i >= body.size() || body[i] != ':') continue;
+    ++i;
+    skip_ws();
+    if (body.substr(i, 4) == "true") return true;
+  }
+  return false;
+}
+
+const canned& route(const responses& r, const http::request<http::string_body>& req) {
+  std::string_view target = req.target();
+  if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+  const auto method = req.method();
+  if (method == http::verb::post && target == "/v1/chat/completions")
+    return wants_stream(req.body()) ? r.chat_stream : r.chat;
+  if (method == http::verb::post && target == "/v1/embeddings") return r.embeddings;
+  if (method == http::verb::get && target == "/healthz") return r.health;
+  return r.not_found;
+}
+
+asio::awaitable<void> session(tcp::socket sock, const responses& r) {
+  beast::flat_buffer buffer;  // reused across the requests of one connection
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(header_limit);
+    parser.body_limit(body_limit);
+    auto [ec, n] = co_await http::async_read(sock, buffer, parser, use_tuple);
+    if (ec) {
+      if (ec != http::error::end_of_stream && ec != asio::error::eof &&
+          ec != asio::error::connection_reset && ec != asio::error::operation_aborted) {
+        co_await asio::async_write(sock, asio::buffer(r.bad_request.close), use_tuple);
+      }
+      break;
+    }
+    const auto& req = parser.get();
+    const bool keep = req.keep_alive();
+    const std::string& out = route(r, req).pick(keep);
+    auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(out), use_tuple);
+    if (wec || !keep) break;
+  }
+  boost::system::error_code ignored;
+  sock.shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, const responses& r) {
+  for (;;) {
+    auto [ec, sock] = co_await acceptor.async_accept(use_tuple);
+    if (ec) {
+      if (ec == asio::error::operation_aborted) co_return;
+      continue;  // e.g. EMFILE under a connection storm: keep accepting
+    }
+    boost::system::error_code ignored;
+    sock.set_option(tcp::no_delay(true), ignored);
+    asio::co_spawn(acceptor.get_executor(), session(std::move(sock), r), asio::detached);
+  }
+}
+
+// ---- Command line ------------------------------------------------------------------------------
+
+struct options {
+  std::string host = "127.0.0.1";
+  unsigned short port = 0;
+  unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+};
+
+[[noreturn]] void usage(int code) {
+  std::fprintf(code ? stderr : stdout,
+               "usage: sy_fake_upstream [--host 127.0.0.1] [--port 0] [--threads N]\n"
+               "  A fixed-answer OpenAI upstream for benchmarks. --port 0 picks a free port;\n"
+               "  the bound address is printed as 'listening on http://HOST:PORT'.\n");
+  std::exit(code);
+}
+
+options parse(int argc, char** argv) {
+  options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "-h" || a == "--help") usage(0);
+    if (i + 1 >= argc) usage(2);
+    std::string_view v = argv[++i];
+    auto number = [&](unsigned long max) {
+      unsigned long n = 0;
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc{} || p != v.data() + v.size() || n > max) {
+        std::fprintf(stderr, "sy_fake_upstream: bad value for %s: %s\n", argv[i - 1], argv[i]);
+        std::exit(2);
+      }
+      return n;
+    };
+    if (a == "--host")
+      o.host = v;
+    else if (a == "--port")
+      o.port = static_cast<unsigned short>(number(65535));
+    else if (a == "--threads")
+      o.threads = static_cast<unsigned>(std::max(1ul, number(1024)));
+    else
+      usage(2);
+  }
+  return o;
+}
+
+int run(int argc, char** argv) {
+  const options opt = parse(argc, argv);
+  const responses r;
+
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  tcp::endpoint endpoint(asio::ip::make_address(opt.host), opt.port);
+  for (unsigned i = 0; i < opt.threads; ++i) {
+    contexts.push_back(std::make_unique<asio::io_context>(1));
+    auto acc = std::make_unique<tcp::acceptor>(*contexts.back());
+    acc->open(endpoint.protocol());
+    acc->set_option(asio::socket_base::reuse_address(true));
+    int one = 1;
+    if (::setsockopt(acc->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+      throw boost::system::system_error(errno, boost::system::system_category(), "SO_REUSEPORT");
+    acc->bind(endpoint);
+    acc->listen(asio::socket_base::max_listen_connections);
+    // With --port 0 the first bind picks the port; the other threads join it.
+    if (i == 0) endpoint = acc->local_endpoint();
+    asio::co_spawn(*contexts.back(), accept_loop(*acc, r), asio::detached);
+    acceptors.push_back(std::move(acc));
+  }
+
+  asio::signal_set signals(*contexts.front(), SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int) {
+    for (auto& c : contexts)
+      c->stop();
+  });
+
+  const auto addr = endpoint.address();
+  std::printf("listening on http://%s%s%s:%u (%u threads)\n", addr.is_v6() ? "[" : "",
+              addr.to_string().c_str(), addr.is_v6() ? "]" : "", endpoint.port(), opt.threads);
+  std::fflush(stdout);
+
+  std::vector<std::thread> threads;
+  for (unsigned i = 1; i < opt.threads; ++i)
+    threads.emplace_back([&c = *contexts[i]] { c.run(); });
+  contexts.front()->run();
+  for (auto& c : contexts)
+    c->stop();
+  for (auto& t : threads)
+    t.join();
+  return 0;
+}
+
+}  // namespace
+}  // namespace sy::bench
+
+int main(int argc, char** argv) {
+  try {
+    return sy::bench::run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sy_fake_upstream: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,335 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: wrk against the fake OpenAI upstream directly, through nginx, and through
+# Switchyard, for a plain and a streamed chat completion. Prints one table; raw wrk outputs and
+# server logs go to bench/results/<timestamp>/. See bench/README.md.
+#
+# Knobs (environment): BUILD_DIR WORKERS THREADS CONNECTIONS DURATION WARMUP TARGETS SCENARIOS
+# KEEP_TMP. Example: TARGETS="direct nginx" DURATION=5s bench/run.sh
+set -euo pipefail
+
+bench_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$bench_dir/.." && pwd)"
+cd "$root"
+
+BUILD_DIR="${BUILD_DIR:-build}"
+WORKERS="${WORKERS:-2}"            # server threads / processes, the same for all three servers
+THREADS="${THREADS:-2}"            # wrk -t
+CONNECTIONS="${CONNECTIONS:-64}"   # wrk -c
+DURATION="${DURATION:-10s}"        # wrk -d, per scenario and target
+WARMUP="${WARMUP:-1s}"             # unrecorded wrk run before each measurement; 0 to skip
+TARGETS="${TARGETS:-direct nginx switchyard}"
+SCENARIOS="${SCENARIOS:-chat-json chat-stream}"
+KEEP_TMP="${KEEP_TMP:-0}"          # 1: keep the temp dir (configs) after the run
+
+BENCH_KEY="sk-bench-0123456789abcdef"
+CHAT_PATH="/v1/chat/completions"
+START_TIMEOUT=20                   # seconds a server gets to answer after it was started
+
+die() { echo "bench: error: $*" >&2; exit 1; }
+note() { echo "bench: $*" >&2; }
+
+# ---- Arguments and prerequisites ----------------------------------------------------------------
+
+[[ "$BUILD_DIR" = /* ]] || BUILD_DIR="$root/$BUILD_DIR"
+[[ "$WORKERS" =~ ^[1-9][0-9]*$ ]] || die "WORKERS must be a positive integer (got '$WORKERS')"
+[[ "$THREADS" =~ ^[1-9][0-9]*$ ]] || die "THREADS must be a positive integer (got '$THREADS')"
+[[ "$CONNECTIONS" =~ ^[1-9][0-9]*$ ]] || die "CONNECTIONS must be a positive integer"
+((CONNECTIONS >= THREADS)) || die "CONNECTIONS ($CONNECTIONS) must be >= THREADS ($THREADS)"
+[[ "$DURATION" =~ ^[0-9]+[smh]?$ ]] || die "DURATION must look like 10s, 1m or 30 (got '$DURATION')"
+[[ "$WARMUP" =~ ^[0-9]+[smh]?$ ]] || die "WARMUP must look like 1s or 0 (got '$WARMUP')"
+
+want() { [[ " $TARGETS " == *" $1 "* ]]; }
+for t in $TARGETS; do
+  case "$t" in direct | nginx | switchyard) ;; *) die "unknown target '$t' in TARGETS" ;; esac
+done
+for s in $SCENARIOS; do
+  case "$s" in chat-json | chat-stream) ;; *) die "unknown scenario '$s' in SCENARIOS" ;; esac
+done
+[[ -n "${TARGETS// /}" ]] || die "TARGETS is empty"
+
+fake_bin="$BUILD_DIR/bench/sy_fake_upstream"
+sy_bin="$BUILD_DIR/switchyard"
+[[ -x "$fake_bin" ]] ||
+  die "$fake_bin not found: build it with 'cmake --build ${BUILD_DIR#"$root/"} --target sy_fake_upstream' (or 'make build')"
+if want switchyard; then
+  [[ -x "$sy_bin" ]] ||
+    die "$sy_bin not found: run 'make build' first, or TARGETS=\"direct nginx\" to leave it out"
+fi
+command -v wrk >/dev/null || die "wrk not found (apt-get install wrk, or scripts/install-deps.sh --bench)"
+command -v curl >/dev/null || die "curl not found (apt-get install curl)"
+nginx_bin=""
+if want nginx; then
+  nginx_bin="$(command -v nginx || true)"
+  [[ -n "$nginx_bin" ]] || { [[ -x /usr/sbin/nginx ]] && nginx_bin=/usr/sbin/nginx; }
+  [[ -n "$nginx_bin" ]] || die "nginx not found (apt-get install nginx-light)"
+fi
+
+# ---- Processes and cleanup ----------------------------------------------------------------------
+
+stamp="$(date +%Y%m%d-%H%M%S)"
+run_dir="$bench_dir/results/$stamp"
+mkdir -p "$run_dir"
+ln -sfn "$stamp" "$bench_dir/results/latest"
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/sy-bench.XXXXXX")"
+
+declare -A pid=()      # target name -> server pid (upstream for the fake upstream)
+declare -A base=()     # target name -> http://host:port
+
+wrk_pid=""
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  local p
+  [[ -n "$wrk_pid" ]] && kill -TERM "$wrk_pid" 2>/dev/null
+  for p in "${pid[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pid[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$p" 2>/dev/null; then
+      note "pid $p did not stop on SIGTERM, killing it"
+      kill -KILL "$p" 2>/dev/null || true
+    fi
+    wait "$p" 2>/dev/null || true
+  done
+  if [[ "$KEEP_TMP" == 1 ]]; then note "kept $tmp"; else rm -rf "$tmp"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A port nothing listens on right now. (The servers that can bind port 0 do so instead.)
+free_port() {
+  local p
+  for _ in $(seq 100); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
+  done
+  die "no free port found"
+}
+
+log_tail() {  # name logfile
+  echo "---- last lines of $2 ----" >&2
+  tail -n 30 "$2" >&2 || true
+  echo "----" >&2
+}
+
+alive_or_die() {  # name pid logfile
+  kill -0 "$2" 2>/dev/null && return 0
+  local rc=0
+  wait "$2" 2>/dev/null || rc=$?
+  log_tail "$1" "$3"
+  die "$1 (pid $2) exited (status $rc)"
+}
+
+healthy() { curl -fsS -o /dev/null --max-time 2 "$1/healthz" 2>/dev/null; }
+
+# Waits until the server prints 'listening on http://HOST:PORT' or answers /healthz on the
+# expected address; sets ready_url to its base URL. (Not run in $(...): it must see its children.)
+ready_url=""
+wait_ready() {  # name pid logfile expected_base
+  local name=$1 p=$2 log=$3 expected=$4 url="" deadline=$((SECONDS + START_TIMEOUT))
+  while ((SECONDS < deadline)); do
+    alive_or_die "$name" "$p" "$log"
+    url="$(grep -o -m1 'listening on http://[^ ,;)]*' "$log" 2>/dev/null | sed 's/^listening on //; s:/*$::' || true)"
+    [[ -n "$url" ]] && healthy "$url" && { ready_url="$url"; return 0; }
+    [[ -n "$expected" ]] && healthy "$expected" && { ready_url="$expected"; return 0; }
+    sleep 0.1
+  done
+  log_tail "$name" "$log"
+  die "$name did not answer GET /healthz within ${START_TIMEOUT}s${url:+ (it said it listens on $url)}"
+}
+
+# One real request of each kind through a target, checked, before wrk hammers it.
+probe() {  # name base_url
+  local name=$1 url="$2$CHAT_PATH" out="$tmp/probe.$1" code
+  local json='{"model":"bench-model","messages":[{"role":"user","content":"hi"}]}'
+  local stream='{"model":"bench-model","messages":[{"role":"user","content":"hi"}],"stream":true}'
+  if [[ " $SCENARIOS " == *" chat-json "* ]]; then
+    code="$(curl -sS -o "$out" -w '%{http_code}' --max-time 10 -H "Authorization: Bearer $BENCH_KEY" \
+      -H 'Content-Type: application/json' -d "$json" "$url")" || code="curl failed"
+    if [[ "$code" != 200 ]] || ! grep -q '"chat.completion"' "$out"; then
+      head -c 1000 "$out" >&2 2>/dev/null || true; echo >&2
+      die "$name: POST $CHAT_PATH answered '$code' instead of 200 with a chat.completion"
+    fi
+  fi
+  if [[ " $SCENARIOS " == *" chat-stream "* ]]; then
+    code="$(curl -sS -N -o "$out" -w '%{http_code} %{content_type}' --max-time 10 \
+      -H "Authorization: Bearer $BENCH_KEY" -H 'Content-Type: application/json' \
+      -d "$stream" "$url")" || code="curl failed"
+    if [[ "$code" != "200 text/event-stream"* ]] || ! grep -q '^data: \[DONE\]' "$out" ||
+      ! grep -q 'chat.completion.chunk' "$out"; then
+      head -c 1000 "$out" >&2 2>/dev/null || true; echo >&2
+      die "$name: streamed POST $CHAT_PATH answered '$code' instead of 200 text/event-stream ending in 'data: [DONE]'"
+    fi
+  fi
+  note "$name answers at $2"
+}
+
+# ---- Start the servers --------------------------------------------------------------------------
+
+note "results in ${run_dir#"$root/"}"
+"$fake_bin" --host 127.0.0.1 --port 0 --threads "$WORKERS" >"$run_dir/fake_upstream.log" 2>&1 &
+pid[direct]=$!
+wait_ready fake_upstream "${pid[direct]}" "$run_dir/fake_upstream.log" ""
+base[direct]="$ready_url"
+upstream_port="${base[direct]##*:}"
+probe direct "${base[direct]}"
+
+if want nginx; then
+  nginx_port="$(free_port)"
+  mkdir -p "$tmp/nginx"
+  sed -e "s|@WORKERS@|$WORKERS|g" -e "s|@PORT@|$nginx_port|g" \
+    -e "s|@UPSTREAM_PORT@|$upstream_port|g" -e "s|@PREFIX@|$tmp/nginx|g" \
+    -e "s|@ERROR_LOG@|$run_dir/nginx-error.log|g" \
+    "$bench_dir/nginx.conf.in" >"$tmp/nginx/nginx.conf"
+  "$nginx_bin" -t -q -p "$tmp/nginx/" -c "$tmp/nginx/nginx.conf" >"$run_dir/nginx-test.log" 2>&1 ||
+    { log_tail nginx "$run_dir/nginx-test.log"; die "nginx rejected $tmp/nginx/nginx.conf"; }
+  "$nginx_bin" -p "$tmp/nginx/" -c "$tmp/nginx/nginx.conf" >"$run_dir/nginx.log" 2>&1 &
+  pid[nginx]=$!
+  wait_ready nginx "${pid[nginx]}" "$run_dir/nginx-error.log" "http://127.0.0.1:$nginx_port"
+  base[nginx]="$ready_url"
+  probe nginx "${base[nginx]}"
+fi
+
+if want switchyard; then
+  sy_port="$(free_port)"
+  cat >"$tmp/switchyard.yaml" <<EOF
+listen: 127.0.0.1:$sy_port
+workers: $WORKERS
+log: { access: off }
+channels:
+  - name: bench
+    type: openai
+    base_url: http://127.0.0.1:$upstream_port/v1
+    api_keys: [ "sk-upstream-bench" ]
+    models: [ bench-model ]
+keys:
+  - name: bench
+    key: $BENCH_KEY
+    models: [ "*" ]
+EOF
+  cp "$tmp/switchyard.yaml" "$run_dir/switchyard.yaml"
+  "$sy_bin" serve --config "$tmp/switchyard.yaml" >"$run_dir/switchyard.log" 2>&1 &
+  pid[switchyard]=$!
+  wait_ready switchyard "${pid[switchyard]}" "$run_dir/switchyard.log" "http://127.0.0.1:$sy_port"
+  base[switchyard]="$ready_url"
+  probe switchyard "${base[switchyard]}"
+fi
+
+# ---- Measure ------------------------------------------------------------------------------------
+
+clk_tck="$(getconf CLK_TCK)"
+
+# utime+stime, in clock ticks, of a process and its direct children (nginx's workers).
+cpu_ticks() {  # pid
+  local total=0 p stat
+  for p in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null || true); do
+    stat="$(cat "/proc/$p/stat" 2>/dev/null)" || continue
+    stat="${stat##*) }"  # the fields after "(comm) "; utime and stime are the 12th and 13th
+    read -r -a f <<<"$stat"
+    total=$((total + f[11] + f[12]))
+  done
+  echo "$total"
+}
+
+# wrk prints latencies as 812.00us, 1.23ms, 2.00s, 1.50m.
+to_us() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+    m = (u == "us") ? 1 : (u == "ms") ? 1e3 : (u == "s") ? 1e6 : (u == "m") ? 6e7 : (u == "h") ? 3.6e9 : -1
+    if (m < 0) { print ""; exit } printf "%.0f", n * m }'
+}
+
+# wrk in the background, so that a signal to this script is handled at once, not after the run.
+run_wrk() {  # output_file wrk_args...
+  local out=$1 rc=0
+  shift
+  wrk "$@" >"$out" 2>&1 &
+  wrk_pid=$!
+  wait "$wrk_pid" || rc=$?
+  wrk_pid=""
+  return "$rc"
+}
+
+declare -A rps=() p50=() p99=() errors=() cpu_req=()
+
+for scenario in $SCENARIOS; do
+  case "$scenario" in
+    chat-json) script="$bench_dir/post_chat.lua" ;;
+    chat-stream) script="$bench_dir/post_chat_stream.lua" ;;
+  esac
+  for target in direct nginx switchyard; do
+    want "$target" || continue
+    url="${base[$target]}$CHAT_PATH"
+    out="$run_dir/$scenario-$target.txt"
+    log="$run_dir/$([[ $target == direct ]] && echo fake_upstream || echo "$target").log"
+    [[ $target == nginx ]] && log="$run_dir/nginx-error.log"
+    note "$scenario -> $target ($url) for $DURATION"
+    if [[ "$WARMUP" != 0 && "$WARMUP" != 0[smh] ]]; then
+      run_wrk /dev/null -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" -s "$script" "$url" || true
+    fi
+    c0="$(cpu_ticks "${pid[$target]}")"
+    run_wrk "$out" -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --latency -s "$script" "$url" ||
+      { cat "$out" >&2; die "wrk failed against $target"; }
+    c1="$(cpu_ticks "${pid[$target]}")"
+    alive_or_die "$target" "${pid[$target]}" "$log"
+    [[ $target != direct ]] && alive_or_die fake_upstream "${pid[direct]}" "$run_dir/fake_upstream.log"
+
+    k="$scenario/$target"
+    rps[$k]="$(awk '/^Requests\/sec:/ {print $2}' "$out")"
+    p50[$k]="$(to_us "$(awk '$1 == "50%" {print $2}' "$out")")"
+    p99[$k]="$(to_us "$(awk '$1 == "99%" {print $2}' "$out")")"
+    total="$(awk '/ requests in / {print $1; exit}' "$out")"
+    errors[$k]="$(awk '/^ *Non-2xx or 3xx responses:/ {e += $NF}
+      /^ *Socket errors:/ {gsub(/,/, ""); e += $4 + $6 + $8 + $10} END {print e + 0}' "$out")"
+    [[ -n "${rps[$k]}" && -n "${p50[$k]}" && -n "${p99[$k]}" && -n "$total" ]] ||
+      { cat "$out" >&2; die "could not parse the wrk output in $out"; }
+    cpu_req[$k]="$(awk -v t="$((c1 - c0))" -v hz="$clk_tck" -v n="$total" \
+      'BEGIN { if (n > 0) printf "%.0f", t * 1e6 / hz / n; else print "" }')"
+  done
+done
+
+# ---- Report -------------------------------------------------------------------------------------
+
+fmt_us() {  # microseconds -> 812us / 1.23ms / 2.10s
+  awk -v u="$1" 'BEGIN { if (u == "") print "-"; else if (u < 1000) printf "%dus", u;
+    else if (u < 1e6) printf "%.2fms", u / 1e3; else printf "%.2fs", u / 1e6 }'
+}
+
+{
+  echo "Switchyard benchmark $stamp: $(nproc) CPUs, servers with $WORKERS workers each;"
+  echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION on the same machine (it shares the CPUs)."
+  echo "cpu/req: CPU time of the target process(es) alone (for nginx and switchyard: the proxy,"
+  echo "without the fake upstream behind it) per completed request."
+  echo
+  printf '%-11s %-11s %10s %9s %9s %7s %8s %9s %20s\n' scenario target req/s p50 p99 errors \
+    cpu/req "vs nginx" "added p50 vs direct"
+  for scenario in $SCENARIOS; do
+    for target in direct nginx switchyard; do
+      want "$target" || continue
+      k="$scenario/$target"
+      ratio="" added=""
+      if [[ $target == switchyard && -n "${rps[$scenario/nginx]:-}" ]]; then
+        ratio="$(awk -v a="${rps[$k]}" -v b="${rps[$scenario/nginx]}" \
+          'BEGIN { if (b > 0) printf "%.2fx", a / b }')"
+      fi
+      if [[ $target != direct && -n "${p50[$scenario/direct]:-}" ]]; then
+        added="$(awk -v a="${p50[$k]}" -v b="${p50[$scenario/direct]}" \
+          'BEGIN { d = a - b; printf "%s%dus", (d >= 0 ? "+" : ""), d }')"
+      fi
+      printf '%-11s %-11s %10.0f %9s %9s %7s %8s %9s %20s\n' "$scenario" "$target" "${rps[$k]}" \
+        "$(fmt_us "${p50[$k]}")" "$(fmt_us "${p99[$k]}")" "${errors[$k]}" \
+        "$(fmt_us "${cpu_req[$k]}")" "${ratio:--}" "${added:--}"
+    done
+  done
+} | tee "$run_dir/summary.txt"
+
+bad=0
+for k in "${!errors[@]}"; do
+  if ((errors[$k] > 0)); then
+    note "warning: $k had ${errors[$k]} errors (non-2xx responses or socket errors), see $run_dir/${k/\//-}.txt"
+    bad=1
+  fi
+done
+note "raw wrk outputs and server logs: ${run_dir#"$root/"}/"
+exit "$bad"

@@ -1,0 +1,119 @@
+// switchyard: serve | check-config | --version | --help
+#include "common/log.h"
+#include "config/config.h"
+#include "server/runtime.h"
+#include "server/server.h"
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <fmt/format.h>
+#include <openssl/rand.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+namespace {
+
+std::optional<sy::config> load(const std::string& path, bool explicit_path) {
+  if (path.empty() && !explicit_path) {
+    if (std::filesystem::exists("switchyard.yaml")) return load("switchyard.yaml", true);
+    return sy::default_config();
+  }
+  auto loaded = sy::load_config_file(path);
+  if (auto* e = std::get_if<sy::config_error>(&loaded)) {
+    std::fprintf(stderr, "switchyard: invalid configuration: %s\n", e->message.c_str());
+    return std::nullopt;
+  }
+  return std::get<sy::config>(std::move(loaded));
+}
+
+std::string random_key() {
+  unsigned char bytes[24];
+  RAND_bytes(bytes, sizeof bytes);
+  std::string key = "sk-sy-";
+  for (auto b : bytes) key += fmt::format("{:02x}", b);
+  return key;
+}
+
+int serve(const std::string& config_path) {
+  auto cfg = load(config_path, !config_path.empty());
+  if (!cfg) return 2;
+  std::string generated;
+  if (cfg->keys.empty() && cfg->master_key.empty()) {
+    // Nothing to authenticate with: make one key for this run, shown once, below.
+    generated = random_key();
+    cfg->keys.push_back({"generated", generated, {"*"}});
+  }
+  sy::log::init(cfg->log.level, cfg->log.access);
+  auto rt = sy::runtime::build(*cfg);
+  sy::server srv(rt);
+  if (auto ec = srv.start()) {
+    std::fprintf(stderr, "switchyard: cannot listen on %s:%u: %s\n", cfg->listen_host.c_str(),
+                 cfg->listen_port, ec.message().c_str());
+    return 1;
+  }
+  std::printf("switchyard %s listening on %s (%u workers, config: %s)\n", SY_VERSION,
+              srv.address().c_str(), srv.worker_count(), cfg->source.c_str());
+  for (const auto& ch : cfg->channels) {
+    std::string models;
+    for (const auto& m : ch.models) models += (models.empty() ? "" : ", ") + m.public_name;
+    std::printf("  channel %s (%s): %s\n", ch.name.c_str(),
+                ch.type == sy::channel_type::mock ? "mock" : ch.base_url.c_str(), models.c_str());
+  }
+  if (!generated.empty()) {
+    std::printf("  key: %s   (generated for this run; set keys: in switchyard.yaml to keep one)\n",
+                generated.c_str());
+    std::printf("  try: curl %s/v1/chat/completions -H 'Authorization: Bearer %s' "
+                "-H 'Content-Type: application/json' "
+                "-d '{\"model\":\"demo\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}'\n",
+                srv.address().c_str(), generated.c_str());
+  }
+  std::fflush(stdout);
+
+  boost::asio::io_context signals_io;
+  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM);
+  int received = 0;
+  signals.async_wait([&](const boost::system::error_code&, int sig) { received = sig; });
+  signals_io.run();
+  spdlog::info("received signal {}, draining (up to {} ms)", received,
+               cfg->limits.drain_timeout.count());
+  srv.drain(cfg->limits.drain_timeout);
+  spdlog::info("stopped");
+  sy::log::flush();
+  return 0;
+}
+
+int check_config(const std::string& path) {
+  auto cfg = load(path, true);
+  if (!cfg) return 2;
+  std::printf("%s: ok (%zu channels, %zu keys)\n", path.c_str(), cfg->channels.size(),
+              cfg->keys.size());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  CLI::App app{"Switchyard: a self-hosted LLM API gateway", "switchyard"};
+  app.set_version_flag("--version", std::string("switchyard ") + SY_VERSION);
+  app.require_subcommand(1);
+
+  std::string serve_config;
+  auto* serve_cmd = app.add_subcommand("serve", "Run the gateway");
+  serve_cmd->add_option("--config,-c", serve_config,
+                        "YAML config file (default: ./switchyard.yaml if present, else the "
+                        "embedded defaults)");
+
+  std::string check_path;
+  auto* check_cmd = app.add_subcommand("check-config", "Validate a config file and exit");
+  check_cmd->add_option("--config,-c", check_path, "YAML config file")->required();
+
+  CLI11_PARSE(app, argc, argv);
+  if (*serve_cmd) return serve(serve_config);
+  if (*check_cmd) return check_config(check_path);
+  return 0;
+}

@@ -1,0 +1,68 @@
+#include "auth/key_table.h"
+
+#include <openssl/sha.h>
+
+namespace sy {
+
+key_hash hash_key(std::string_view key) {
+  key_hash out;
+  SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), out.data());
+  return out;
+}
+
+bool glob_match(std::string_view pattern, std::string_view text) {
+  // Iterative matcher with single-star backtracking: linear for the patterns people write.
+  std::size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
+      ++p;
+      ++t;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+bool key_allows_model(const key_record& key, std::string_view model) {
+  if (key.admin) return true;
+  for (const auto& pattern : key.models) {
+    if (glob_match(pattern, model)) return true;
+  }
+  return false;
+}
+
+std::string_view extract_key(std::string_view authorization, std::string_view x_api_key) {
+  auto trim = [](std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+  };
+  authorization = trim(authorization);
+  if (authorization.size() > 7) {
+    auto scheme = authorization.substr(0, 7);
+    bool bearer = true;
+    for (std::size_t i = 0; i < 6; ++i) bearer = bearer && (scheme[i] | 0x20) == "bearer"[i];
+    if (bearer && scheme[6] == ' ') return trim(authorization.substr(7));
+  }
+  return trim(x_api_key);
+}
+
+void key_table::add(std::string_view key, key_record record) {
+  table_[hash_key(key)] = std::move(record);
+}
+
+const key_record* key_table::find(std::string_view key) const {
+  if (key.empty()) return nullptr;
+  auto it = table_.find(hash_key(key));
+  return it == table_.end() ? nullptr : &it->second;
+}
+
+}  // namespace sy

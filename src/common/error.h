@@ -1,0 +1,47 @@
+// The catalog of errors a request can end with. Every error the gateway produces itself comes
+// from here, so status codes and machine-readable codes stay consistent across endpoints and,
+// later, across client protocols (each protocol codec renders an `error` in its own format).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace sy {
+
+enum class errc {
+  invalid_request,       // malformed JSON, missing or mistyped field
+  invalid_api_key,       // no key, or a key we do not know
+  model_not_allowed,     // the key may not use this model
+  model_not_found,       // no channel serves this model
+  not_found,             // unknown path
+  method_not_allowed,    // known path, wrong method
+  payload_too_large,     // body over limits.max_body_bytes
+  headers_too_large,     // header block over the 16 KiB limit
+  upstream_unreachable,  // connect/TLS/reset before a response
+  upstream_timeout,      // connect, first-byte, idle or total timeout
+  upstream_bad_response, // the upstream answered something that is not HTTP
+  unavailable,           // draining, or no deployment can take the request
+  internal,              // a bug: caught by the session's catch-all
+};
+
+// Where an error came from: decides who is blamed in logs and whether a retry may help.
+enum class error_source { client, upstream, internal };
+
+struct error_info {
+  int http_status;
+  std::string_view type;  // OpenAI's error.type
+  std::string_view code;  // OpenAI's error.code (empty = null)
+  error_source source;
+};
+
+const error_info& info(errc code);
+
+struct error {
+  errc code;
+  std::string message;
+  std::string param;  // the offending request field, if any
+
+  int http_status() const { return info(code).http_status; }
+};
+
+}  // namespace sy

@@ -1,0 +1,374 @@
+#include "config/config.h"
+
+#include <boost/url/parse.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+namespace sy {
+namespace {
+
+// Thrown inside this file only, turned into a config_error at the API boundary.
+struct bad_config {
+  std::string message;
+};
+
+class reader {
+ public:
+  reader(std::string source, const env_lookup& env) : source_(std::move(source)), env_(env) {}
+
+  [[noreturn]] void fail(const YAML::Node& node, const std::string& path,
+                         const std::string& message) const {
+    std::string where = source_;
+    if (node.IsDefined() && node.Mark().line >= 0) {
+      where += ":" + std::to_string(node.Mark().line + 1);
+    }
+    throw bad_config{where + ": " + path + ": " + message};
+  }
+
+  std::string scalar(const YAML::Node& node, const std::string& path) const {
+    if (!node.IsScalar()) fail(node, path, "expected a string");
+    std::string missing;
+    auto value = substitute_env(node.Scalar(), env_, &missing);
+    return value;
+  }
+
+  template <class Int>
+  Int integer(const YAML::Node& node, const std::string& path, long long min,
+              long long max) const {
+    auto text = scalar(node, path);
+    char* end = nullptr;
+    errno = 0;
+    long long value = std::strtoll(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || errno != 0) fail(node, path, "expected an integer");
+    if (value < min || value > max) {
+      fail(node, path,
+           "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    }
+    return static_cast<Int>(value);
+  }
+
+  millis duration_ms(const YAML::Node& node, const std::string& path) const {
+    return millis{integer<long long>(node, path, 1, 24LL * 3600 * 1000)};
+  }
+
+  std::vector<std::string> string_list(const YAML::Node& node, const std::string& path) const {
+    std::vector<std::string> out;
+    if (node.IsScalar()) {
+      out.push_back(scalar(node, path));
+      return out;
+    }
+    if (!node.IsSequence()) fail(node, path, "expected a list of strings");
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      out.push_back(scalar(node[i], path + "[" + std::to_string(i) + "]"));
+    }
+    return out;
+  }
+
+  void only_keys(const YAML::Node& node, const std::string& path,
+                 std::initializer_list<std::string_view> allowed) const {
+    if (!node.IsMap()) fail(node, path, "expected a mapping");
+    for (const auto& kv : node) {
+      auto key = kv.first.as<std::string>();
+      bool ok = false;
+      for (auto a : allowed) ok = ok || a == key;
+      if (!ok) {
+        std::string list;
+        for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+        fail(kv.first, path.empty() ? key : path + "." + key,
+             "unknown key (expected one of: " + list + ")");
+      }
+    }
+  }
+
+  void listen(const YAML::Node& node, config& cfg) const {
+    auto text = scalar(node, "listen");
+    auto colon = text.rfind(':');
+    if (colon == std::string::npos) fail(node, "listen", "expected host:port");
+    auto host = text.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+    }
+    if (host.empty()) fail(node, "listen", "expected host:port");
+    char* end = nullptr;
+    auto port_text = text.substr(colon + 1);
+    long port = std::strtol(port_text.c_str(), &end, 10);
+    if (port_text.empty() || *end != '\0' || port < 0 || port > 65535) {
+      fail(node, "listen", "port must be between 0 and 65535");
+    }
+    cfg.listen_host = host;
+    cfg.listen_port = static_cast<std::uint16_t>(port);
+  }
+
+  void timeouts(const YAML::Node& node, const std::string& path, channel_timeouts& t) const {
+    only_keys(node, path, {"connect_ms", "first_byte_ms", "idle_ms", "total_ms"});
+    if (node["connect_ms"]) t.connect = duration_ms(node["connect_ms"], path + ".connect_ms");
+    if (node["first_byte_ms"]) {
+      t.first_byte = duration_ms(node["first_byte_ms"], path + ".first_byte_ms");
+    }
+    if (node["idle_ms"]) t.idle = duration_ms(node["idle_ms"], path + ".idle_ms");
+    if (node["total_ms"]) t.total = duration_ms(node["total_ms"], path + ".total_ms");
+  }
+
+  void mock(const YAML::Node& node, const std::string& path, mock_options& m) const {
+    only_keys(node, path, {"latency_ms", "chunk_delay_ms", "words", "chunks"});
+    if (node["latency_ms"]) {
+      m.latency = millis{integer<long long>(node["latency_ms"], path + ".latency_ms", 0, 600000)};
+    }
+    if (node["chunk_delay_ms"]) {
+      m.chunk_delay =
+          millis{integer<long long>(node["chunk_delay_ms"], path + ".chunk_delay_ms", 0, 60000)};
+    }
+    if (node["words"]) m.words = integer<int>(node["words"], path + ".words", 1, 100000);
+    if (node["chunks"]) m.chunks = integer<int>(node["chunks"], path + ".chunks", 1, 10000);
+  }
+
+  std::vector<model_route> models(const YAML::Node& node, const std::string& path) const {
+    std::vector<model_route> out;
+    if (node.IsMap()) {
+      for (const auto& kv : node) {
+        auto name = kv.first.as<std::string>();
+        out.push_back({name, scalar(kv.second, path + "." + name)});
+      }
+    } else {
+      for (auto& name : string_list(node, path)) out.push_back({name, name});
+    }
+    if (out.empty()) fail(node, path, "a channel must serve at least one model");
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      if (out[i].public_name.empty() || out[i].upstream_name.empty()) {
+        fail(node, path, "model names must not be empty");
+      }
+    }
+    return out;
+  }
+
+  channel_config channel(const YAML::Node& node, const std::string& path) const {
+    only_keys(node, path,
+              {"name", "type", "base_url", "api_keys", "api_key", "models", "weight", "timeouts",
+               "mock"});
+    channel_config ch;
+    if (!node["name"]) fail(node, path, "missing key 'name'");
+    ch.name = scalar(node["name"], path + ".name");
+    if (ch.name.empty()) fail(node["name"], path + ".name", "must not be empty");
+    if (!node["type"]) fail(node, path, "missing key 'type'");
+    auto type = scalar(node["type"], path + ".type");
+    if (type == "openai") {
+      ch.type = channel_type::openai;
+    } else if (type == "mock") {
+      ch.type = channel_type::mock;
+    } else {
+      fail(node["type"], path + ".type",
+           "unknown channel type '" + type + "' (expected: openai, mock)");
+    }
+    if (node["base_url"]) ch.base_url = scalar(node["base_url"], path + ".base_url");
+    if (ch.type == channel_type::openai) {
+      if (ch.base_url.empty()) fail(node, path, "missing key 'base_url'");
+      auto url = boost::urls::parse_absolute_uri(ch.base_url);
+      if (!url || (url->scheme() != "http" && url->scheme() != "https") ||
+          url->host().empty()) {
+        fail(node["base_url"], path + ".base_url",
+             "expected an http:// or https:// URL, got '" + ch.base_url + "'");
+      }
+      while (!ch.base_url.empty() && ch.base_url.back() == '/') ch.base_url.pop_back();
+    }
+    for (const char* k : {"api_keys", "api_key"}) {
+      if (!node[k]) continue;
+      for (auto& key : string_list(node[k], path + "." + k)) {
+        if (!key.empty()) ch.api_keys.push_back(key);  // an unset ${VAR} gives no key
+      }
+    }
+    if (!node["models"]) fail(node, path, "missing key 'models'");
+    ch.models = models(node["models"], path + ".models");
+    if (node["weight"]) ch.weight = integer<unsigned>(node["weight"], path + ".weight", 1, 1000000);
+    if (node["timeouts"]) timeouts(node["timeouts"], path + ".timeouts", ch.timeouts);
+    if (node["mock"]) mock(node["mock"], path + ".mock", ch.mock);
+    return ch;
+  }
+
+  key_config key(const YAML::Node& node, const std::string& path) const {
+    only_keys(node, path, {"name", "key", "models"});
+    key_config k;
+    if (!node["key"]) fail(node, path, "missing key 'key'");
+    k.key = scalar(node["key"], path + ".key");
+    if (k.key.size() < 8 || k.key.rfind("sk-", 0) != 0) {
+      fail(node["key"], path + ".key", "a key must start with 'sk-' and have at least 8 characters");
+    }
+    k.name = node["name"] ? scalar(node["name"], path + ".name") : path;
+    if (node["models"]) k.models = string_list(node["models"], path + ".models");
+    return k;
+  }
+
+  config read(const YAML::Node& root) const {
+    config cfg;
+    cfg.source = source_;
+    if (!root.IsDefined() || root.IsNull()) return cfg;
+    only_keys(root, "",
+              {"listen", "workers", "master_key", "limits", "log", "channels", "keys"});
+    if (root["listen"]) listen(root["listen"], cfg);
+    if (root["workers"]) cfg.workers = integer<unsigned>(root["workers"], "workers", 0, 1024);
+    if (root["master_key"]) {
+      cfg.master_key = scalar(root["master_key"], "master_key");
+      if (!cfg.master_key.empty() && cfg.master_key.size() < 8) {
+        fail(root["master_key"], "master_key", "must have at least 8 characters");
+      }
+    }
+    if (auto l = root["limits"]) {
+      only_keys(l, "limits",
+                {"max_body_bytes", "max_header_bytes", "header_timeout_ms", "idle_timeout_ms",
+                 "drain_timeout_ms"});
+      if (l["max_body_bytes"]) {
+        cfg.limits.max_body_bytes = integer<std::uint64_t>(
+            l["max_body_bytes"], "limits.max_body_bytes", 1024, 1LL << 32);
+      }
+      if (l["max_header_bytes"]) {
+        cfg.limits.max_header_bytes = integer<std::uint32_t>(
+            l["max_header_bytes"], "limits.max_header_bytes", 1024, 1 << 20);
+      }
+      if (l["header_timeout_ms"]) {
+        cfg.limits.header_timeout = duration_ms(l["header_timeout_ms"], "limits.header_timeout_ms");
+      }
+      if (l["idle_timeout_ms"]) {
+        cfg.limits.idle_timeout = duration_ms(l["idle_timeout_ms"], "limits.idle_timeout_ms");
+      }
+      if (l["drain_timeout_ms"]) {
+        cfg.limits.drain_timeout = duration_ms(l["drain_timeout_ms"], "limits.drain_timeout_ms");
+      }
+    }
+    if (auto l = root["log"]) {
+      only_keys(l, "log", {"level", "access"});
+      if (l["level"]) {
+        cfg.log.level = scalar(l["level"], "log.level");
+        static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "off"};
+        if (!levels.count(cfg.log.level)) {
+          fail(l["level"], "log.level", "expected one of trace, debug, info, warn, error, off");
+        }
+      }
+      if (l["access"]) {
+        cfg.log.access = scalar(l["access"], "log.access");
+        if (cfg.log.access == "false") cfg.log.access = "off";
+      }
+    }
+    if (auto chans = root["channels"]) {
+      if (!chans.IsSequence()) fail(chans, "channels", "expected a list of channels");
+      std::set<std::string> names;
+      for (std::size_t i = 0; i < chans.size(); ++i) {
+        auto path = "channels[" + std::to_string(i) + "]";
+        auto ch = channel(chans[i], path);
+        if (!names.insert(ch.name).second) {
+          fail(chans[i]["name"], path + ".name", "duplicate channel name '" + ch.name + "'");
+        }
+        cfg.channels.push_back(std::move(ch));
+      }
+    }
+    if (auto keys = root["keys"]) {
+      if (!keys.IsSequence()) fail(keys, "keys", "expected a list of keys");
+      std::set<std::string> seen;
+      for (std::size_t i = 0; i < keys.size(); ++i) {
+        auto path = "keys[" + std::to_string(i) + "]";
+        auto k = key(keys[i], path);
+        if (!seen.insert(k.key).second) fail(keys[i]["key"], path + ".key", "duplicate key");
+        cfg.keys.push_back(std::move(k));
+      }
+    }
+    return cfg;
+  }
+
+ private:
+  std::string source_;
+  const env_lookup& env_;
+};
+
+}  // namespace
+
+env_lookup process_env() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    if (const char* v = std::getenv(name.c_str())) return std::string(v);
+    return std::nullopt;
+  };
+}
+
+std::string substitute_env(std::string_view text, const env_lookup& env, std::string* missing) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] == '$' && i + 1 < text.size() && text[i + 1] == '{') {
+      auto close = text.find('}', i + 2);
+      if (close != std::string_view::npos) {
+        auto inner = text.substr(i + 2, close - i - 2);
+        std::string name(inner);
+        std::optional<std::string> fallback;
+        if (auto dflt = inner.find(":-"); dflt != std::string_view::npos) {
+          name = std::string(inner.substr(0, dflt));
+          fallback = std::string(inner.substr(dflt + 2));
+        }
+        auto value = env(name);
+        if (value && !value->empty()) {
+          out += *value;
+        } else if (fallback) {
+          out += *fallback;
+        } else if (missing && missing->empty()) {
+          *missing = name;
+        }
+        i = close + 1;
+        continue;
+      }
+    }
+    out += text[i++];
+  }
+  return out;
+}
+
+std::variant<config, config_error> parse_config(const std::string& yaml_text,
+                                                const std::string& source_name,
+                                                const env_lookup& env) {
+  try {
+    auto root = YAML::Load(yaml_text);
+    return reader(source_name, env).read(root);
+  } catch (const bad_config& e) {
+    return config_error{e.message};
+  } catch (const YAML::Exception& e) {
+    return config_error{source_name + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg};
+  }
+}
+
+std::variant<config, config_error> load_config_file(const std::string& path,
+                                                    const env_lookup& env) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return config_error{path + ": cannot open the file"};
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_config(text.str(), path, env);
+}
+
+config default_config(const env_lookup& env) {
+  config cfg;
+  channel_config mock;
+  mock.name = "mock";
+  mock.type = channel_type::mock;
+  mock.models = {{"demo", "demo"}};
+  cfg.channels.push_back(mock);
+  if (auto key = env("OPENAI_API_KEY"); key && !key->empty()) {
+    channel_config openai;
+    openai.name = "openai";
+    openai.type = channel_type::openai;
+    auto base = env("OPENAI_BASE_URL");
+    openai.base_url = base && !base->empty() ? *base : "https://api.openai.com/v1";
+    while (!openai.base_url.empty() && openai.base_url.back() == '/') openai.base_url.pop_back();
+    openai.api_keys = {*key};
+    for (const char* m : {"gpt-*", "chatgpt-*", "o1*", "o3*", "o4*", "text-embedding-*"}) {
+      openai.models.push_back({m, m});
+    }
+    cfg.channels.push_back(openai);
+  }
+  if (auto master = env("SWITCHYARD_MASTER_KEY"); master && !master->empty()) {
+    cfg.master_key = *master;
+  }
+  return cfg;
+}
+
+}  // namespace sy

@@ -1,0 +1,108 @@
+// The typed configuration: what `switchyard.yaml` (or the embedded defaults) turns into.
+// Immutable once loaded; the running server holds it inside a snapshot (server/runtime.h).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string_view>
+#include <variant>
+#include <string>
+#include <vector>
+
+namespace sy {
+
+using millis = std::chrono::milliseconds;
+
+enum class channel_type { openai, mock };
+
+struct channel_timeouts {
+  millis connect{5000};
+  millis first_byte{60000};
+  millis idle{60000};     // longest silence between two body chunks
+  millis total{600000};   // whole exchange, first byte of the request to last of the response
+};
+
+struct mock_options {
+  millis latency{0};      // before the first byte
+  millis chunk_delay{0};  // between stream chunks
+  int words{12};          // length of the answer
+  int chunks{4};          // content chunks of a stream
+};
+
+// One model a channel serves. `public_name` may be a glob ("gpt-*"): then the upstream name is
+// the name the client asked for.
+struct model_route {
+  std::string public_name;
+  std::string upstream_name;
+};
+
+struct channel_config {
+  std::string name;
+  channel_type type = channel_type::openai;
+  std::string base_url;
+  std::vector<std::string> api_keys;
+  std::vector<model_route> models;
+  unsigned weight = 1;
+  channel_timeouts timeouts;
+  mock_options mock;
+};
+
+struct key_config {
+  std::string name;
+  std::string key;
+  std::vector<std::string> models{"*"};  // glob patterns
+};
+
+struct limits_config {
+  std::uint64_t max_body_bytes = 32u << 20;
+  std::uint32_t max_header_bytes = 16u << 10;
+  millis header_timeout{10000};  // to receive a whole request header
+  millis idle_timeout{60000};    // keep-alive connection with no request
+  millis drain_timeout{30000};   // SIGTERM: how long in-flight requests may still run
+};
+
+struct log_config {
+  std::string level = "info";
+  std::string access = "stdout";  // stdout | stderr | off | a file path
+};
+
+struct config {
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 8080;
+  unsigned workers = 0;  // 0 = one per core
+  std::string master_key;
+  limits_config limits;
+  log_config log;
+  std::vector<channel_config> channels;
+  std::vector<key_config> keys;
+  std::string source = "<defaults>";  // where it came from, for messages
+};
+
+// Looks up an environment variable; tests substitute their own.
+using env_lookup = std::function<std::optional<std::string>(const std::string&)>;
+env_lookup process_env();
+
+struct config_error {
+  std::string message;  // "switchyard.yaml:12: channels[0].type: unknown channel type 'foo'"
+};
+
+// Parses YAML text. `${VAR}` and `${VAR:-default}` are substituted in scalar values.
+// Returns the config or the first error, naming the file, line and key.
+std::variant<config, config_error> parse_config(const std::string& yaml_text,
+                                                const std::string& source_name,
+                                                const env_lookup& env = process_env());
+std::variant<config, config_error> load_config_file(const std::string& path,
+                                                    const env_lookup& env = process_env());
+
+// The embedded defaults: 127.0.0.1:8080, the mock channel serving `demo`, and one channel per
+// provider key found in the environment (OPENAI_API_KEY today).
+config default_config(const env_lookup& env = process_env());
+
+// Substitutes `${VAR}` / `${VAR:-default}`; an unset variable without a default becomes "".
+// Sets `missing` to the first variable that was unset and had no default.
+std::string substitute_env(std::string_view text, const env_lookup& env,
+                           std::string* missing = nullptr);
+
+}  // namespace sy

@@ -1,0 +1,105 @@
+#include "metrics/metrics.h"
+
+#include <fmt/format.h>
+
+namespace sy::metrics {
+namespace {
+
+// Label values are escaped as the exposition format requires: backslash, quote, newline.
+std::string label(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void histogram::observe(double seconds) {
+  std::size_t i = 0;
+  while (i < duration_buckets.size() && seconds > duration_buckets[i]) ++i;
+  ++counts[i];
+  sum += seconds;
+  ++count;
+}
+
+void shard::record(std::string_view model, std::string_view channel, int status,
+                   double seconds) {
+  char key_buf[256];
+  auto n = fmt::format_to_n(key_buf, sizeof key_buf, "{}{}{}{}{}", model, '\0', channel, '\0',
+                            status);
+  std::string_view key_view(key_buf, std::min<std::size_t>(n.size, sizeof key_buf));
+  std::lock_guard lock(mutex_);
+  auto it = requests_.find(key_view);
+  if (it == requests_.end()) it = requests_.emplace(std::string(key_view), 0).first;
+  ++it->second;
+  auto h = durations_.find(channel);
+  if (h == durations_.end()) h = durations_.emplace(std::string(channel), histogram{}).first;
+  h->second.observe(seconds);
+}
+
+registry::registry(std::size_t shards) {
+  for (std::size_t i = 0; i < shards; ++i) shards_.push_back(std::make_unique<shard>());
+}
+
+std::string registry::render() {
+  std::map<std::string, std::uint64_t> requests;
+  std::map<std::string, histogram> durations;
+  for (auto& s : shards_) {
+    std::lock_guard lock(s->mutex_);
+    for (const auto& [k, v] : s->requests_) requests[k] += v;
+    for (const auto& [k, h] : s->durations_) {
+      auto& total = durations[k];
+      for (std::size_t i = 0; i < h.counts.size(); ++i) total.counts[i] += h.counts[i];
+      total.sum += h.sum;
+      total.count += h.count;
+    }
+  }
+  std::string out;
+  out += "# HELP switchyard_requests_total Requests answered, by model, channel and status.\n";
+  out += "# TYPE switchyard_requests_total counter\n";
+  for (const auto& [k, v] : requests) {
+    auto a = k.find('\0');
+    auto b = k.find('\0', a + 1);
+    fmt::format_to(std::back_inserter(out),
+                   "switchyard_requests_total{{model=\"{}\",channel=\"{}\",status=\"{}\"}} {}\n",
+                   label(k.substr(0, a)), label(k.substr(a + 1, b - a - 1)), k.substr(b + 1), v);
+  }
+  out += "# HELP switchyard_request_duration_seconds Time from request to last response byte.\n";
+  out += "# TYPE switchyard_request_duration_seconds histogram\n";
+  for (const auto& [channel, h] : durations) {
+    auto ch = label(channel);
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < h.counts.size(); ++i) {
+      cumulative += h.counts[i];
+      if (i < duration_buckets.size()) {
+        fmt::format_to(std::back_inserter(out),
+                       "switchyard_request_duration_seconds_bucket{{channel=\"{}\",le=\"{}\"}} {}\n",
+                       ch, duration_buckets[i], cumulative);
+      } else {
+        fmt::format_to(std::back_inserter(out),
+                       "switchyard_request_duration_seconds_bucket{{channel=\"{}\",le=\"+Inf\"}} {}\n",
+                       ch, cumulative);
+      }
+    }
+    fmt::format_to(std::back_inserter(out),
+                   "switchyard_request_duration_seconds_sum{{channel=\"{}\"}} {}\n"
+                   "switchyard_request_duration_seconds_count{{channel=\"{}\"}} {}\n",
+                   ch, h.sum, ch, h.count);
+  }
+  out += "# HELP switchyard_requests_in_flight Requests being served now.\n";
+  out += "# TYPE switchyard_requests_in_flight gauge\n";
+  fmt::format_to(std::back_inserter(out), "switchyard_requests_in_flight {}\n",
+                 in_flight_.load(std::memory_order_relaxed));
+  return out;
+}
+
+}  // namespace sy::metrics

@@ -1,0 +1,55 @@
+// Prometheus metrics. Each worker writes to its own shard (an uncontended lock), and a scrape
+// sums the shards, so the hot path never shares a cache line with another worker.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sy::metrics {
+
+// Upper bounds of the duration histogram, in seconds.
+inline constexpr std::array<double, 14> duration_buckets{
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60};
+
+struct histogram {
+  std::array<std::uint64_t, duration_buckets.size() + 1> counts{};  // last: +Inf
+  double sum = 0;
+  std::uint64_t count = 0;
+  void observe(double seconds);
+};
+
+class shard {
+ public:
+  void record(std::string_view model, std::string_view channel, int status, double seconds);
+
+ private:
+  friend class registry;
+  std::mutex mutex_;
+  // key: model '\0' channel '\0' status
+  std::map<std::string, std::uint64_t, std::less<>> requests_;
+  std::map<std::string, histogram, std::less<>> durations_;  // by channel
+};
+
+class registry {
+ public:
+  explicit registry(std::size_t shards);
+  shard& at(std::size_t i) { return *shards_[i]; }
+
+  std::atomic<std::int64_t>& in_flight() { return in_flight_; }
+
+  // The Prometheus text exposition format, version 0.0.4.
+  std::string render();
+
+ private:
+  std::vector<std::unique_ptr<shard>> shards_;
+  std::atomic<std::int64_t> in_flight_{0};
+};
+
+}  // namespace sy::metrics

@@ -1,0 +1,30 @@
+// The passthrough path's only look at an OpenAI request body: validate it, read the few fields
+// the gateway decides on (model, stream), and find the byte span of the `model` value so it can
+// be rewritten in place. The body is never re-serialized.
+#pragma once
+
+#include "common/error.h"
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace sy::openai {
+
+enum class endpoint { chat_completions, embeddings };
+
+struct request_probe {
+  std::string model;
+  std::size_t model_begin = 0;  // byte span of the model value, quotes included
+  std::size_t model_end = 0;
+  bool stream = false;
+  bool include_usage = false;  // stream_options.include_usage
+};
+
+std::variant<request_probe, error> probe_request(std::string_view body, endpoint kind);
+
+// Replaces the model value of `body` (located by `probe`) with `upstream_model`.
+void rewrite_model(std::string& body, const request_probe& probe, std::string_view upstream_model);
+
+}  // namespace sy::openai

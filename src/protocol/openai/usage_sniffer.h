@@ -1,0 +1,33 @@
+// Reads token usage out of an OpenAI response as it is relayed, without holding up a byte:
+// from the SSE chunk that carries `usage`, or from the JSON body (kept up to a size cap).
+#pragma once
+
+#include "protocol/sse/sse.h"
+#include "server/context.h"
+
+#include <string>
+#include <string_view>
+
+namespace sy::openai {
+
+class usage_sniffer {
+ public:
+  explicit usage_sniffer(bool stream) : stream_(stream) {}
+
+  void feed(std::string_view bytes);
+  // Call after the last byte; returns what was found (-1 where nothing was).
+  usage_counts finish();
+
+  static constexpr std::size_t max_json_body = 4u << 20;
+
+ private:
+  void read_usage(std::string_view json);
+
+  bool stream_;
+  bool overflow_ = false;
+  std::string body_;
+  sse::parser sse_;
+  usage_counts usage_;
+};
+
+}  // namespace sy::openai

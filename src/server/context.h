@@ -1,0 +1,54 @@
+// The state of one request as it moves through its phases (authenticate, decode, route,
+// exchange, relay, log). Owned by the session; every phase reads and fills it.
+#pragma once
+
+#include "auth/key_table.h"
+#include "common/error.h"
+#include "server/response_writer.h"
+#include "server/runtime.h"
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace sy {
+
+class worker;
+using clock = std::chrono::steady_clock;
+
+struct usage_counts {
+  std::int64_t prompt_tokens = -1;  // -1: not reported
+  std::int64_t completion_tokens = -1;
+};
+
+struct request_context {
+  worker& w;
+  const runtime& rt;
+  beast::tcp_stream& client;
+  beast::flat_buffer& client_buffer;  // pipelined bytes read while a response is relayed
+  beast::http::request<beast::http::string_body>& req;
+  response_writer out;
+
+  std::string request_id;
+  bool keep_alive = true;
+  clock::time_point start = clock::now();
+  std::optional<clock::time_point> first_byte;  // first response byte from the upstream
+
+  // Filled as the phases learn them, for the access log and metrics.
+  const key_record* key = nullptr;
+  std::string model;
+  std::string channel;
+  bool stream = false;
+  usage_counts usage;
+  std::optional<errc> failure;  // the gateway's own error, if it ended in one
+
+  // Set while an upstream connection is in use, so a client that goes away can drop it at once.
+  beast::tcp_stream* upstream = nullptr;
+  bool client_gone = false;
+};
+
+}  // namespace sy

@@ -1,0 +1,274 @@
+#include "server/endpoints.h"
+
+#include "common/json.h"
+#include "protocol/openai/errors.h"
+#include "protocol/openai/request_probe.h"
+#include "providers/mock/mock.h"
+#include "server/server.h"
+#include "upstream/exchange.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include <ctime>
+
+namespace sy {
+namespace http = beast::http;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+http::fields json_fields(const request_context& ctx) {
+  http::fields f;
+  f.set(http::field::content_type, "application/json");
+  f.set("x-request-id", ctx.request_id);
+  return f;
+}
+
+asio::awaitable<void> send_json(request_context& ctx, unsigned status, const std::string& body) {
+  auto fields = json_fields(ctx);
+  auto ec = co_await ctx.out.start(status, fields, body.size(), ctx.keep_alive, body, true);
+  if (ec) ctx.client_gone = true;
+}
+
+// Watches the client while a response is being produced. Pipelined bytes are kept for the next
+// request; end of stream or an error means the client left: the upstream connection is closed
+// at once, which ends the exchange.
+asio::awaitable<void> watch_client(request_context& ctx) {
+  auto& socket = ctx.client.socket();
+  for (;;) {
+    if (ctx.client_buffer.size() >= 64 * 1024) {
+      // Enough pipelined input buffered; wait (until cancelled) without reading more.
+      asio::steady_timer forever(socket.get_executor(), asio::steady_timer::time_point::max());
+      co_await forever.async_wait(use_tuple);
+      co_return;
+    }
+    auto [ec, n] = co_await socket.async_read_some(ctx.client_buffer.prepare(4096), use_tuple);
+    if (!ec) {
+      ctx.client_buffer.commit(n);
+      continue;
+    }
+    if (ec == asio::error::operation_aborted) co_return;  // the response is complete
+    if (ctx.out.finished()) co_return;  // it left after the last byte: nothing was lost
+    ctx.client_gone = true;
+    if (ctx.upstream) {
+      boost::system::error_code ignored;
+      ctx.upstream->socket().close(ignored);
+    }
+    co_return;
+  }
+}
+
+const key_record* authenticate(request_context& ctx, std::optional<error>& failure) {
+  auto key = extract_key(ctx.req[http::field::authorization], ctx.req["x-api-key"]);
+  if (key.empty()) {
+    failure = error{errc::invalid_api_key,
+                    "You didn't provide an API key. You need to provide your API key in an "
+                    "Authorization header using Bearer auth (i.e. Authorization: Bearer "
+                    "YOUR_KEY), or in an x-api-key header."};
+    return nullptr;
+  }
+  const auto* record = ctx.rt.keys.find(key);
+  if (!record) {
+    failure = error{errc::invalid_api_key, "Incorrect API key provided."};
+    return nullptr;
+  }
+  ctx.key = record;
+  return record;
+}
+
+asio::awaitable<void> list_models(request_context& ctx) {
+  std::string body = R"({"object":"list","data":[)";
+  bool first = true;
+  for (const auto& m : ctx.rt.models.list_for(*ctx.key)) {
+    if (!first) body += ',';
+    first = false;
+    body += R"({"id":)";
+    json::append_quoted(body, m.name);
+    body += R"(,"object":"model","created":0,"owned_by":)";
+    json::append_quoted(body, m.owned_by);
+    body += '}';
+  }
+  body += "]}";
+  co_await send_json(ctx, 200, body);
+}
+
+asio::awaitable<void> retrieve_model(request_context& ctx, std::string_view id) {
+  for (const auto& m : ctx.rt.models.list_for(*ctx.key)) {
+    if (m.name != id) continue;
+    std::string body = R"({"id":)";
+    json::append_quoted(body, m.name);
+    body += R"(,"object":"model","created":0,"owned_by":)";
+    json::append_quoted(body, m.owned_by);
+    body += '}';
+    co_await send_json(ctx, 200, body);
+    co_return;
+  }
+  {
+    const error e = error{errc::model_not_found,
+                                 "The model '" + std::string(id) + "' does not exist.", "model"};
+    co_await send_error(ctx, e);
+  }
+}
+
+// Chat completions and embeddings: decode, admit, route, then passthrough or mock.
+asio::awaitable<void> relay(request_context& ctx, openai::endpoint kind, std::string_view suffix) {
+  auto probed = openai::probe_request(ctx.req.body(), kind);
+  if (auto* e = std::get_if<error>(&probed)) {
+    co_await send_error(ctx, *e);
+    co_return;
+  }
+  auto& probe = std::get<openai::request_probe>(probed);
+  ctx.model = probe.model;
+  ctx.stream = probe.stream && kind == openai::endpoint::chat_completions;
+
+  if (!key_allows_model(*ctx.key, probe.model)) {
+    {
+      const error e = error{errc::model_not_allowed,
+                                   "This key may not use the model '" + probe.model + "'.",
+                                   "model"};
+      co_await send_error(ctx, e);
+    }
+    co_return;
+  }
+  thread_local std::vector<deployment> candidates;
+  if (!ctx.rt.models.lookup(probe.model, candidates)) {
+    const error e{errc::model_not_found,
+                  "The model '" + probe.model + "' does not exist or you do not have access to it.",
+                  "model"};
+    co_await send_error(ctx, e);
+    co_return;
+  }
+  const deployment d = model_table::pick(candidates, ctx.w.random());
+  ctx.channel = d.target->name();
+
+  if (d.target->config().type == channel_type::mock) {
+    if (kind == openai::endpoint::chat_completions) {
+      co_await (mock::serve_chat(ctx, *d.target, probe) || watch_client(ctx));
+    } else {
+      co_await (mock::serve_embeddings(ctx, *d.target, probe) || watch_client(ctx));
+    }
+    co_return;
+  }
+
+  upstream::call c{*d.target};
+  c.path = d.target->target().base_path;
+  c.path += suffix;
+  c.stream = ctx.stream;
+  c.body = std::move(ctx.req.body());
+  openai::rewrite_model(c.body, probe, d.upstream_model);
+  auto outcome = co_await (upstream::forward(ctx, ctx.w.pool(), c) || watch_client(ctx));
+  if (outcome.index() == 0) {
+    if (auto& failure = std::get<0>(outcome); failure && !ctx.client_gone) {
+      co_await send_error(ctx, *failure);
+    }
+  }
+}
+
+}  // namespace
+
+asio::awaitable<void> send_error(request_context& ctx, const error& e) {
+  ctx.failure = e.code;
+  auto body = openai::encode_error(e);
+  co_await send_json(ctx, static_cast<unsigned>(e.http_status()), body);
+}
+
+asio::awaitable<void> dispatch(request_context& ctx) {
+  auto target = ctx.req.target();
+  auto path = target.substr(0, target.find('?'));
+  auto method = ctx.req.method();
+  auto wrong_method = [&](std::string_view allowed) {
+    return error{errc::method_not_allowed,
+                 fmt::format("Method {} is not allowed on {}; use {}.",
+                             std::string(http::to_string(method)), std::string(path),
+                             std::string(allowed))};
+  };
+
+  if (path == "/healthz") {
+    if (method != http::verb::get && method != http::verb::head) {
+      {
+        const error e = wrong_method("GET");
+        co_await send_error(ctx, e);
+      }
+    } else {
+      static const std::string ok = R"({"status":"ok"})";
+      co_await send_json(ctx, 200, ok);
+    }
+    co_return;
+  }
+  if (path == "/metrics") {
+    if (method != http::verb::get) {
+      {
+        const error e = wrong_method("GET");
+        co_await send_error(ctx, e);
+      }
+      co_return;
+    }
+    auto body = ctx.w.owner().metrics().render();
+    http::fields f;
+    f.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    f.set("x-request-id", ctx.request_id);
+    co_await ctx.out.start(200, f, body.size(), ctx.keep_alive, body, true);
+    co_return;
+  }
+
+  struct route {
+    std::string_view path;
+    http::verb method;
+    int id;
+  };
+  static constexpr route routes[] = {
+      {"/v1/chat/completions", http::verb::post, 0},
+      {"/v1/embeddings", http::verb::post, 1},
+      {"/v1/models", http::verb::get, 2},
+  };
+  const route* found = nullptr;
+  for (const auto& r : routes) {
+    if (path == r.path) found = &r;
+  }
+  bool model_item = !found && path.starts_with("/v1/models/") && path.size() > 11;
+  if (!found && !model_item) {
+    {
+      const error e = error{errc::not_found,
+                                   fmt::format("Unknown request URL: {} {}.",
+                                               std::string(http::to_string(method)),
+                                               std::string(path))};
+      co_await send_error(ctx, e);
+    }
+    co_return;
+  }
+  auto expected = found ? found->method : http::verb::get;
+  if (method != expected) {
+    {
+      const error e = wrong_method(http::to_string(expected));
+      co_await send_error(ctx, e);
+    }
+    co_return;
+  }
+  std::optional<error> failure;
+  if (!authenticate(ctx, failure)) {
+    co_await send_error(ctx, *failure);
+    co_return;
+  }
+  if (model_item) {
+    co_await retrieve_model(ctx, path.substr(11));
+    co_return;
+  }
+  switch (found->id) {
+    case 0:
+      co_await relay(ctx, openai::endpoint::chat_completions, "/chat/completions");
+      break;
+    case 1:
+      co_await relay(ctx, openai::endpoint::embeddings, "/embeddings");
+      break;
+    default:
+      co_await list_models(ctx);
+  }
+}
+
+}  // namespace sy

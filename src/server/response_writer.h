@@ -1,0 +1,52 @@
+// Writes one HTTP/1.1 response to the client whose body may come in pieces: with a known
+// Content-Length, or chunked. The header and the first piece leave in one write.
+#pragma once
+
+#include "common/net.h"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/fields.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sy {
+
+using boost::system::error_code;
+
+class response_writer {
+ public:
+  response_writer(beast::tcp_stream& stream, std::chrono::milliseconds write_timeout)
+      : stream_(stream), timeout_(write_timeout) {}
+
+  // `fields` must not carry Content-Length, Transfer-Encoding or Connection; they are set here.
+  // `content_length` empty means chunked. `last` writes the whole response at once.
+  asio::awaitable<error_code> start(unsigned status, const beast::http::fields& fields,
+                                    std::optional<std::uint64_t> content_length, bool keep_alive,
+                                    std::string_view first = {}, bool last = false);
+  asio::awaitable<error_code> write(std::string_view data);
+  asio::awaitable<error_code> finish(std::string_view last = {});
+
+  bool started() const { return started_; }
+  bool finished() const { return finished_; }
+  bool chunked() const { return chunked_; }
+  unsigned status() const { return status_; }
+
+ private:
+  asio::awaitable<error_code> send(std::string_view a, std::string_view b, std::string_view c,
+                                   std::string_view d);
+
+  beast::tcp_stream& stream_;
+  std::chrono::milliseconds timeout_;
+  std::string head_;
+  bool started_ = false;
+  bool finished_ = false;
+  bool chunked_ = false;
+  unsigned status_ = 0;
+};
+
+}  // namespace sy

@@ -1,0 +1,149 @@
+#include "server/server.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include <random>
+
+namespace sy {
+using tcp = asio::ip::tcp;
+
+static unsigned worker_count_for(const config& cfg) {
+  if (cfg.workers > 0) return cfg.workers;
+  auto n = std::thread::hardware_concurrency();
+  return n ? n : 1;
+}
+
+worker::worker(server& owner, std::size_t index, std::shared_ptr<const runtime> rt,
+               asio::ssl::context& tls, metrics::shard& shard)
+    : owner_(owner),
+      index_(index),
+      rt_(std::move(rt)),
+      pool_(ioc_, tls),
+      metrics_(shard),
+      rng_(std::random_device{}() ^ (static_cast<std::uint64_t>(index) << 32)) {}
+
+std::uint64_t worker::random() {
+  // splitmix64: one per worker, no locks.
+  std::uint64_t z = (rng_ += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+void worker::open_acceptor(const tcp::endpoint& ep, boost::system::error_code& ec) {
+  acceptor_.open(ep.protocol(), ec);
+  if (ec) return;
+  acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  int one = 1;
+  ::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  acceptor_.bind(ep, ec);
+  if (ec) return;
+  acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+}
+
+void worker::start() {
+  asio::co_spawn(ioc_, accept_loop(), asio::detached);
+}
+
+asio::awaitable<void> worker::accept_loop() {
+  while (!draining_) {
+    auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || draining_) break;
+      // Out of descriptors and the like: log once per failure, do not spin.
+      spdlog::warn("accept failed: {}", ec.message());
+      asio::steady_timer pause(ioc_, std::chrono::milliseconds(50));
+      co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    owner_.active_sessions().fetch_add(1, std::memory_order_relaxed);
+    asio::co_spawn(ioc_, run_session(*this, std::move(socket)), [this](std::exception_ptr) {
+      owner_.active_sessions().fetch_sub(1, std::memory_order_relaxed);
+    });
+  }
+}
+
+void worker::begin_drain() {
+  draining_ = true;
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+  for (auto* s : sessions_) {
+    if (s->idle) s->stream->socket().cancel(ec);
+  }
+  pool_.clear();
+}
+
+server::server(std::shared_ptr<const runtime> rt)
+    : rt_(std::move(rt)),
+      tls_(upstream::make_client_tls_context()),
+      metrics_(worker_count_for(rt_->cfg)) {}
+
+server::~server() {
+  if (!stopped_ && !threads_.empty()) drain(std::chrono::milliseconds(0));
+}
+
+boost::system::error_code server::start() {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(rt_->cfg.listen_host, ec);
+  if (ec) {
+    // A host name such as "localhost".
+    asio::io_context io;
+    tcp::resolver resolver(io);
+    auto results = resolver.resolve(rt_->cfg.listen_host, "", ec);
+    if (ec || results.empty()) return ec ? ec : asio::error::host_not_found;
+    address = results.begin()->endpoint().address();
+  }
+  tcp::endpoint ep(address, rt_->cfg.listen_port);
+  auto n = worker_count_for(rt_->cfg);
+  for (unsigned i = 0; i < n; ++i) {
+    workers_.push_back(std::make_unique<worker>(*this, i, rt_, *tls_, metrics_.at(i)));
+    workers_.back()->open_acceptor(ep, ec);
+    if (ec) return ec;
+    if (i == 0) {
+      ep = workers_.back()->local_endpoint();  // port 0: the others join the chosen port
+      port_ = ep.port();
+    }
+  }
+  for (auto& w : workers_) {
+    w->start();
+    threads_.emplace_back([&io = w->io()] {
+      for (;;) {
+        try {
+          io.run();
+          return;
+        } catch (const std::exception& e) {
+          // Sessions catch their own exceptions; this is a last resort so one bug cannot end
+          // the worker.
+          spdlog::error("worker: unexpected exception: {}", e.what());
+        }
+      }
+    });
+  }
+  return {};
+}
+
+std::string server::address() const {
+  auto host = rt_->cfg.listen_host;
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return "http://" + host + ":" + std::to_string(port_);
+}
+
+void server::drain(std::chrono::milliseconds timeout) {
+  if (stopped_) return;
+  stopped_ = true;
+  for (auto& w : workers_) asio::post(w->io(), [&w = *w] { w.begin_drain(); });
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (active_sessions_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  for (auto& w : workers_) w->io().stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+}  // namespace sy

@@ -1,0 +1,193 @@
+#include "common/json.h"
+#include "common/log.h"
+#include "protocol/openai/errors.h"
+#include "server/endpoints.h"
+#include "server/server.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+namespace sy {
+namespace http = beast::http;
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+bool valid_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string new_request_id(worker& w) {
+  return fmt::format("req_{:016x}{:08x}", w.random(), static_cast<std::uint32_t>(w.random()));
+}
+
+double seconds_between(clock::time_point a, clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+// The logging phase: every request ends here, failed or not.
+void finish(request_context& ctx) {
+  auto end = clock::now();
+  int status = ctx.out.started() ? static_cast<int>(ctx.out.status()) : 499;  // 499: client left
+  double duration = seconds_between(ctx.start, end);
+  ctx.w.metrics().record(ctx.model, ctx.channel, status, duration);
+  auto* log = log::access();
+  if (!log) return;
+  std::string line;
+  line.reserve(384);
+  auto out = std::back_inserter(line);
+  fmt::format_to(out, R"({{"ts":"{:%Y-%m-%dT%H:%M:%S}Z","request_id":)",
+                 std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now()));
+  json::append_quoted(line, ctx.request_id);
+  fmt::format_to(out, R"(,"method":"{}","path":)", http::to_string(ctx.req.method()));
+  auto target = ctx.req.target();
+  json::append_quoted(line, target.substr(0, target.find('?')));
+  line += R"(,"key":)";
+  if (ctx.key) {
+    json::append_quoted(line, ctx.key->name);
+  } else {
+    line += "null";
+  }
+  line += R"(,"model":)";
+  json::append_quoted(line, ctx.model);
+  line += R"(,"channel":)";
+  json::append_quoted(line, ctx.channel);
+  fmt::format_to(out, R"(,"status":{},"stream":{},"duration_ms":{:.3f},"ttfb_ms":)", status,
+                 ctx.stream, duration * 1000);
+  if (ctx.first_byte) {
+    fmt::format_to(out, "{:.3f}", seconds_between(ctx.start, *ctx.first_byte) * 1000);
+  } else {
+    line += "null";
+  }
+  if (ctx.usage.prompt_tokens >= 0) {
+    fmt::format_to(out, R"(,"prompt_tokens":{})", ctx.usage.prompt_tokens);
+  }
+  if (ctx.usage.completion_tokens >= 0) {
+    fmt::format_to(out, R"(,"completion_tokens":{})", ctx.usage.completion_tokens);
+  }
+  if (ctx.failure) {
+    line += R"(,"error":)";
+    json::append_quoted(line, info(*ctx.failure).code);
+  }
+  if (ctx.client_gone) line += R"(,"client_gone":true)";
+  line += '}';
+  log->info(line);
+}
+
+// Errors found before a request context exists (bad framing, limits): answer and close.
+asio::awaitable<void> reject(beast::tcp_stream& stream, errc code, const std::string& message) {
+  const error e{code, message, {}};
+  auto body = openai::encode_error(e);
+  http::fields f;
+  f.set(http::field::content_type, "application/json");
+  response_writer out(stream, std::chrono::seconds(5));
+  co_await out.start(info(code).http_status, f, body.size(), false, body, true);
+}
+
+}  // namespace
+
+asio::awaitable<void> run_session(worker& w, asio::ip::tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  session_state state{&stream, true};
+  w.add(&state);
+  struct unregister {
+    worker& w;
+    session_state* s;
+    ~unregister() { w.remove(s); }
+  } guard{w, &state};
+
+  const auto& limits = w.rt().cfg.limits;
+  bool first = true;
+  try {
+    while (!w.draining()) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(limits.max_header_bytes);
+      parser.body_limit(limits.max_body_bytes);
+      state.idle = true;
+      stream.expires_after(first ? limits.header_timeout : limits.idle_timeout);
+      first = false;
+      auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+      state.idle = false;
+      if (ec == http::error::header_limit) {
+        {
+          const std::string message =
+              "The request headers exceed " + std::to_string(limits.max_header_bytes) +
+                            " bytes.";
+          co_await reject(stream, errc::headers_too_large, message);
+        }
+        break;
+      }
+      if (ec == http::error::body_limit) {
+        {
+          const std::string message =
+              "The request body exceeds the limit of " +
+                            std::to_string(limits.max_body_bytes) + " bytes.";
+          co_await reject(stream, errc::payload_too_large, message);
+        }
+        break;
+      }
+      if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+          ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+          ec == asio::error::connection_reset) {
+        break;  // the client closed, went quiet, or we are draining
+      }
+      if (ec) {
+        {
+          const std::string message =
+              "Malformed HTTP request: " + ec.message() + ".";
+          co_await reject(stream, errc::invalid_request, message);
+        }
+        break;
+      }
+      if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+        stream.expires_after(limits.header_timeout);
+        co_await asio::async_write(stream, asio::buffer("HTTP/1.1 100 Continue\r\n\r\n", 25),
+                                   use_tuple);
+      }
+      stream.expires_after(limits.idle_timeout);
+      auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
+      if (bec == http::error::body_limit) {
+        {
+          const std::string message =
+              "The request body exceeds the limit of " +
+                            std::to_string(limits.max_body_bytes) + " bytes.";
+          co_await reject(stream, errc::payload_too_large, message);
+        }
+        break;
+      }
+      if (bec) break;  // the client went away or stalled mid-body: nobody to answer
+
+      auto& req = parser.get();
+      request_context ctx{w, w.rt(), stream, buffer, req, response_writer(stream, limits.idle_timeout)};
+      auto id = req["x-request-id"];
+      ctx.request_id = valid_request_id(id) ? std::string(id) : new_request_id(w);
+      ctx.keep_alive = req.keep_alive() && !w.draining();
+
+      auto& in_flight = w.owner().metrics().in_flight();
+      in_flight.fetch_add(1, std::memory_order_relaxed);
+      co_await dispatch(ctx);
+      in_flight.fetch_sub(1, std::memory_order_relaxed);
+      finish(ctx);
+      if (!ctx.keep_alive || ctx.client_gone || !ctx.out.finished()) break;
+    }
+  } catch (const std::exception& e) {
+    // The one catch-all of the session: a bug must cost one connection, never the process.
+    spdlog::error("session: unexpected exception: {}", e.what());
+  }
+  boost::system::error_code ignored;
+  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  stream.close();
+}
+
+}  // namespace sy

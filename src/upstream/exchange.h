@@ -1,0 +1,31 @@
+// One upstream exchange: send the request on a pooled connection, relay the response to the
+// client piece by piece as it arrives, enforce connect / first-byte / idle / total timeouts.
+// A reused keep-alive connection that turns out dead before any response byte is replaced by a
+// fresh one once; nothing is retried after a byte has gone to the client.
+#pragma once
+
+#include "common/error.h"
+#include "providers/channel.h"
+#include "server/context.h"
+#include "upstream/pool.h"
+
+#include <boost/beast/http/verb.hpp>
+
+#include <optional>
+#include <string>
+
+namespace sy::upstream {
+
+struct call {
+  channel& target;
+  beast::http::verb method = beast::http::verb::post;
+  std::string path;  // request target, base path included
+  std::string body;  // JSON
+  bool stream = false;
+};
+
+// Relays the upstream's response (any status) to the client through ctx.out. Returns the error
+// to send the client when the exchange failed before any response byte went out.
+asio::awaitable<std::optional<error>> forward(request_context& ctx, pool& connections, call& c);
+
+}  // namespace sy::upstream

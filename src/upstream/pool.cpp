@@ -1,0 +1,109 @@
+#include "upstream/pool.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+
+namespace sy::upstream {
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// An idle keep-alive connection the server has closed reads as EOF (or an error) without
+// blocking; a healthy one has nothing to read.
+bool still_open(connection& conn) {
+  auto& sock = conn.lowest().socket();
+  char byte;
+  auto n = ::recv(sock.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n > 0) return false;  // unsolicited bytes: the framing is off, do not reuse
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+}  // namespace
+
+pool::pool(asio::io_context& ioc, asio::ssl::context& tls) : ioc_(ioc), tls_(tls) {}
+
+std::size_t pool::idle_count() const {
+  std::size_t n = 0;
+  for (const auto& [k, v] : idle_) n += v.size();
+  return n;
+}
+
+asio::awaitable<std::variant<connection_ptr, error>> pool::acquire(
+    const upstream_target& target, std::chrono::milliseconds timeout) {
+  if (auto it = idle_.find(target.pool_key); it != idle_.end()) {
+    auto& list = it->second;
+    auto now = std::chrono::steady_clock::now();
+    while (!list.empty()) {
+      auto conn = std::move(list.back());
+      list.pop_back();
+      if (now - conn->idle_since < max_idle && still_open(*conn)) {
+        conn->reused = true;
+        co_return conn;
+      }
+    }
+  }
+  co_return co_await connect(target, timeout);
+}
+
+void pool::release(const upstream_target& target, connection_ptr conn) {
+  auto& list = idle_[target.pool_key];
+  if (list.size() >= max_idle_per_host) return;
+  conn->idle_since = std::chrono::steady_clock::now();
+  conn->buffer.clear();
+  list.push_back(std::move(conn));
+}
+
+asio::awaitable<std::variant<connection_ptr, error>> pool::connect(
+    const upstream_target& target, std::chrono::milliseconds timeout) {
+  auto fail = [&](errc code, std::string_view what, const boost::system::error_code& ec) {
+    return error{code, "upstream " + target.pool_key + ": " + std::string(what) + ": " +
+                           ec.message()};
+  };
+  auto conn = std::make_unique<connection>();
+  conn->plain.emplace(ioc_);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+
+  tcp::resolver resolver(ioc_);
+  auto [rec, endpoints] = co_await resolver.async_resolve(target.host, target.port, use_tuple);
+  if (rec) co_return fail(errc::upstream_unreachable, "cannot resolve host", rec);
+
+  conn->plain->expires_at(deadline);
+  auto [cec, ep] = co_await conn->plain->async_connect(endpoints, use_tuple);
+  if (cec == beast::error::timeout) {
+    co_return fail(errc::upstream_timeout, "connect timed out", cec);
+  }
+  if (cec) co_return fail(errc::upstream_unreachable, "cannot connect", cec);
+  conn->plain->socket().set_option(tcp::no_delay(true));
+
+  if (target.tls) {
+    conn->tls.emplace(std::move(*conn->plain), tls_);
+    conn->plain.reset();
+    if (!SSL_set_tlsext_host_name(conn->tls->native_handle(), target.host.c_str())) {
+      co_return error{errc::upstream_unreachable, "upstream " + target.pool_key + ": bad SNI name"};
+    }
+    conn->tls->set_verify_callback(asio::ssl::host_name_verification(target.host));
+    beast::get_lowest_layer(*conn->tls).expires_at(deadline);
+    auto [hec] = co_await conn->tls->async_handshake(asio::ssl::stream_base::client, use_tuple);
+    if (hec == beast::error::timeout) {
+      co_return fail(errc::upstream_timeout, "TLS handshake timed out", hec);
+    }
+    if (hec) co_return fail(errc::upstream_unreachable, "TLS handshake failed", hec);
+  }
+  co_return conn;
+}
+
+std::unique_ptr<asio::ssl::context> make_client_tls_context() {
+  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+  ctx->set_default_verify_paths();
+  ctx->set_verify_mode(asio::ssl::verify_peer);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                   asio::ssl::context::no_tlsv1_1);
+  return ctx;
+}
+
+}  // namespace sy::upstream
