@@ -211,8 +211,13 @@ asio::awaitable<std::optional<error>> forward(request_context& ctx, pool& connec
     if (auto* e = std::get_if<error>(&acquired)) co_return *e;
     auto conn = std::move(std::get<connection_ptr>(acquired));
     ctx.upstream = &conn->lowest();
-    result r = conn->tls ? co_await exchange(ctx, *conn, *conn->tls, c, deadline)
-                         : co_await exchange(ctx, *conn, *conn->plain, c, deadline);
+    // (co_await stays out of ?: and conditions: GCC 12 mishandles the temporaries there.)
+    result r;
+    if (conn->tls) {
+      r = co_await exchange(ctx, *conn, *conn->tls, c, deadline);
+    } else {
+      r = co_await exchange(ctx, *conn, *conn->plain, c, deadline);
+    }
     ctx.upstream = nullptr;
     if (r.how == outcome::stale && attempt == 0) continue;  // a dead keep-alive connection
     if (r.how == outcome::reusable) connections.release(c.target.target(), std::move(conn));

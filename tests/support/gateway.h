@@ -1,0 +1,74 @@
+// The real gateway, in-process, on 127.0.0.1 port 0, from a YAML config; and a small blocking
+// HTTP client to talk to it.
+#pragma once
+
+#include "config/config.h"
+#include "server/runtime.h"
+#include "server/server.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sy::test {
+
+class gateway {
+ public:
+  // `yaml` must not set `listen`; the gateway listens on 127.0.0.1:0.
+  explicit gateway(const std::string& yaml);
+  ~gateway();
+
+  unsigned short port() const { return server_->port(); }
+  server& srv() { return *server_; }
+  void drain(std::chrono::milliseconds timeout) { server_->drain(timeout); }
+
+ private:
+  std::unique_ptr<server> server_;
+};
+
+struct http_response {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  std::string header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? "" : it->second;
+  }
+};
+
+// One keep-alive connection to the gateway.
+class http_client {
+ public:
+  explicit http_client(unsigned short port);
+
+  http_response request(const std::string& method, const std::string& target,
+                        const std::string& body = {},
+                        const std::map<std::string, std::string>& headers = {});
+  // POST with `Authorization: Bearer key`.
+  http_response post(const std::string& target, const std::string& body, const std::string& key,
+                     const std::map<std::string, std::string>& headers = {});
+
+  // Raw access, for streams read piece by piece and abrupt disconnects.
+  void send_raw(const std::string& bytes);
+  // Reads until `needle` appears in what was received (raw bytes, chunk framing included).
+  bool read_until(const std::string& needle, std::chrono::milliseconds timeout);
+  // Reads until the server closes the connection.
+  std::string read_to_close(std::chrono::milliseconds timeout);
+  const std::string& received() const { return raw_; }
+  void close();
+  bool connected() const { return socket_.is_open(); }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_;
+  std::string raw_;
+};
+
+std::string chat_body(const std::string& model, bool stream = false);
+
+}  // namespace sy::test
