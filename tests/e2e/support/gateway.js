@@ -81,7 +81,7 @@ export async function startFakeUpstream(handlers = {}) {
       try {
         route(rec, req, res);
       } catch (err) {
-        if (!res.headersSent) sendJson(res, 500, errorBody(String(err?.stack ?? err), 'server_error'));
+        if (!res.headersSent) sendJson(res, 500, errorBody(String(err?.stack ?? err), null, 'server_error'));
         else res.destroy(err);
       }
     });
