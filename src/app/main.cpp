@@ -4,11 +4,11 @@
 #include "server/runtime.h"
 #include "server/server.h"
 
+#include <fmt/format.h>
+#include <openssl/rand.h>
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <fmt/format.h>
-#include <openssl/rand.h>
 
 #include <csignal>
 #include <cstdio>
@@ -34,7 +34,8 @@ std::string random_key() {
   unsigned char bytes[24];
   RAND_bytes(bytes, sizeof bytes);
   std::string key = "sk-sy-";
-  for (auto b : bytes) key += fmt::format("{:02x}", b);
+  for (auto b : bytes)
+    key += fmt::format("{:02x}", b);
   return key;
 }
 
@@ -59,17 +60,19 @@ int serve(const std::string& config_path) {
               srv.address().c_str(), srv.worker_count(), cfg->source.c_str());
   for (const auto& ch : cfg->channels) {
     std::string models;
-    for (const auto& m : ch.models) models += (models.empty() ? "" : ", ") + m.public_name;
+    for (const auto& m : ch.models)
+      models += (models.empty() ? "" : ", ") + m.public_name;
     std::printf("  channel %s (%s): %s\n", ch.name.c_str(),
                 ch.type == sy::channel_type::mock ? "mock" : ch.base_url.c_str(), models.c_str());
   }
   if (!generated.empty()) {
     std::printf("  key: %s   (generated for this run; set keys: in switchyard.yaml to keep one)\n",
                 generated.c_str());
-    std::printf("  try: curl %s/v1/chat/completions -H 'Authorization: Bearer %s' "
-                "-H 'Content-Type: application/json' "
-                "-d '{\"model\":\"demo\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}'\n",
-                srv.address().c_str(), generated.c_str());
+    std::printf(
+        "  try: curl %s/v1/chat/completions -H 'Authorization: Bearer %s' "
+        "-H 'Content-Type: application/json' "
+        "-d '{\"model\":\"demo\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}'\n",
+        srv.address().c_str(), generated.c_str());
   }
   std::fflush(stdout);
 

@@ -27,7 +27,8 @@ bool glob_match(std::string_view pattern, std::string_view text) {
       return false;
     }
   }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
+  while (p < pattern.size() && pattern[p] == '*')
+    ++p;
   return p == pattern.size();
 }
 
@@ -41,15 +42,18 @@ bool key_allows_model(const key_record& key, std::string_view model) {
 
 std::string_view extract_key(std::string_view authorization, std::string_view x_api_key) {
   auto trim = [](std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+      s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+      s.remove_suffix(1);
     return s;
   };
   authorization = trim(authorization);
   if (authorization.size() > 7) {
     auto scheme = authorization.substr(0, 7);
     bool bearer = true;
-    for (std::size_t i = 0; i < 6; ++i) bearer = bearer && (scheme[i] | 0x20) == "bearer"[i];
+    for (std::size_t i = 0; i < 6; ++i)
+      bearer = bearer && (scheme[i] | 0x20) == "bearer"[i];
     if (bearer && scheme[6] == ' ') return trim(authorization.substr(7));
   }
   return trim(x_api_key);

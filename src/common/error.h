@@ -9,19 +9,19 @@
 namespace sy {
 
 enum class errc {
-  invalid_request,       // malformed JSON, missing or mistyped field
-  invalid_api_key,       // no key, or a key we do not know
-  model_not_allowed,     // the key may not use this model
-  model_not_found,       // no channel serves this model
-  not_found,             // unknown path
-  method_not_allowed,    // known path, wrong method
-  payload_too_large,     // body over limits.max_body_bytes
-  headers_too_large,     // header block over the 16 KiB limit
-  upstream_unreachable,  // connect/TLS/reset before a response
-  upstream_timeout,      // connect, first-byte, idle or total timeout
-  upstream_bad_response, // the upstream answered something that is not HTTP
-  unavailable,           // draining, or no deployment can take the request
-  internal,              // a bug: caught by the session's catch-all
+  invalid_request,        // malformed JSON, missing or mistyped field
+  invalid_api_key,        // no key, or a key we do not know
+  model_not_allowed,      // the key may not use this model
+  model_not_found,        // no channel serves this model
+  not_found,              // unknown path
+  method_not_allowed,     // known path, wrong method
+  payload_too_large,      // body over limits.max_body_bytes
+  headers_too_large,      // header block over the 16 KiB limit
+  upstream_unreachable,   // connect/TLS/reset before a response
+  upstream_timeout,       // connect, first-byte, idle or total timeout
+  upstream_bad_response,  // the upstream answered something that is not HTTP
+  unavailable,            // draining, or no deployment can take the request
+  internal,               // a bug: caught by the session's catch-all
 };
 
 // Where an error came from: decides who is blamed in logs and whether a retry may help.

@@ -30,7 +30,9 @@ void init(const std::string& level, const std::string& target) {
   access_logger->flush_on(spdlog::level::info);
 }
 
-spdlog::logger* access() { return access_logger.get(); }
+spdlog::logger* access() {
+  return access_logger.get();
+}
 
 void flush() {
   if (access_logger) access_logger->flush();

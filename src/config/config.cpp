@@ -1,7 +1,7 @@
 #include "config/config.h"
 
-#include <boost/url/parse.hpp>
 #include <yaml-cpp/yaml.h>
+#include <boost/url/parse.hpp>
 
 #include <cstdlib>
 #include <fstream>
@@ -38,16 +38,14 @@ class reader {
   }
 
   template <class Int>
-  Int integer(const YAML::Node& node, const std::string& path, long long min,
-              long long max) const {
+  Int integer(const YAML::Node& node, const std::string& path, long long min, long long max) const {
     auto text = scalar(node, path);
     char* end = nullptr;
     errno = 0;
     long long value = std::strtoll(text.c_str(), &end, 10);
     if (text.empty() || *end != '\0' || errno != 0) fail(node, path, "expected an integer");
     if (value < min || value > max) {
-      fail(node, path,
-           "must be between " + std::to_string(min) + " and " + std::to_string(max));
+      fail(node, path, "must be between " + std::to_string(min) + " and " + std::to_string(max));
     }
     return static_cast<Int>(value);
   }
@@ -75,10 +73,12 @@ class reader {
     for (const auto& kv : node) {
       auto key = kv.first.as<std::string>();
       bool ok = false;
-      for (auto a : allowed) ok = ok || a == key;
+      for (auto a : allowed)
+        ok = ok || a == key;
       if (!ok) {
         std::string list;
-        for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+        for (auto a : allowed)
+          list += (list.empty() ? "" : ", ") + std::string(a);
         fail(kv.first, path.empty() ? key : path + "." + key,
              "unknown key (expected one of: " + list + ")");
       }
@@ -135,7 +135,8 @@ class reader {
         out.push_back({name, scalar(kv.second, path + "." + name)});
       }
     } else {
-      for (auto& name : string_list(node, path)) out.push_back({name, name});
+      for (auto& name : string_list(node, path))
+        out.push_back({name, name});
     }
     if (out.empty()) fail(node, path, "a channel must serve at least one model");
     for (std::size_t i = 0; i < out.size(); ++i) {
@@ -149,7 +150,7 @@ class reader {
   channel_config channel(const YAML::Node& node, const std::string& path) const {
     only_keys(node, path,
               {"name", "type", "base_url", "api_keys", "api_key", "models", "weight", "timeouts",
-               "mock"});
+               "mock", "ca_file"});
     channel_config ch;
     if (!node["name"]) fail(node, path, "missing key 'name'");
     ch.name = scalar(node["name"], path + ".name");
@@ -168,12 +169,12 @@ class reader {
     if (ch.type == channel_type::openai) {
       if (ch.base_url.empty()) fail(node, path, "missing key 'base_url'");
       auto url = boost::urls::parse_absolute_uri(ch.base_url);
-      if (!url || (url->scheme() != "http" && url->scheme() != "https") ||
-          url->host().empty()) {
+      if (!url || (url->scheme() != "http" && url->scheme() != "https") || url->host().empty()) {
         fail(node["base_url"], path + ".base_url",
              "expected an http:// or https:// URL, got '" + ch.base_url + "'");
       }
-      while (!ch.base_url.empty() && ch.base_url.back() == '/') ch.base_url.pop_back();
+      while (!ch.base_url.empty() && ch.base_url.back() == '/')
+        ch.base_url.pop_back();
     }
     for (const char* k : {"api_keys", "api_key"}) {
       if (!node[k]) continue;
@@ -186,6 +187,12 @@ class reader {
     if (node["weight"]) ch.weight = integer<unsigned>(node["weight"], path + ".weight", 1, 1000000);
     if (node["timeouts"]) timeouts(node["timeouts"], path + ".timeouts", ch.timeouts);
     if (node["mock"]) mock(node["mock"], path + ".mock", ch.mock);
+    if (node["ca_file"]) {
+      ch.ca_file = scalar(node["ca_file"], path + ".ca_file");
+      if (!std::ifstream(ch.ca_file)) {
+        fail(node["ca_file"], path + ".ca_file", "cannot read '" + ch.ca_file + "'");
+      }
+    }
     return ch;
   }
 
@@ -195,7 +202,8 @@ class reader {
     if (!node["key"]) fail(node, path, "missing key 'key'");
     k.key = scalar(node["key"], path + ".key");
     if (k.key.size() < 8 || k.key.rfind("sk-", 0) != 0) {
-      fail(node["key"], path + ".key", "a key must start with 'sk-' and have at least 8 characters");
+      fail(node["key"], path + ".key",
+           "a key must start with 'sk-' and have at least 8 characters");
     }
     k.name = node["name"] ? scalar(node["name"], path + ".name") : path;
     if (node["models"]) k.models = string_list(node["models"], path + ".models");
@@ -206,8 +214,7 @@ class reader {
     config cfg;
     cfg.source = source_;
     if (!root.IsDefined() || root.IsNull()) return cfg;
-    only_keys(root, "",
-              {"listen", "workers", "master_key", "limits", "log", "channels", "keys"});
+    only_keys(root, "", {"listen", "workers", "master_key", "limits", "log", "channels", "keys"});
     if (root["listen"]) listen(root["listen"], cfg);
     if (root["workers"]) cfg.workers = integer<unsigned>(root["workers"], "workers", 0, 1024);
     if (root["master_key"]) {
@@ -221,12 +228,12 @@ class reader {
                 {"max_body_bytes", "max_header_bytes", "header_timeout_ms", "idle_timeout_ms",
                  "drain_timeout_ms"});
       if (l["max_body_bytes"]) {
-        cfg.limits.max_body_bytes = integer<std::uint64_t>(
-            l["max_body_bytes"], "limits.max_body_bytes", 1024, 1LL << 32);
+        cfg.limits.max_body_bytes =
+            integer<std::uint64_t>(l["max_body_bytes"], "limits.max_body_bytes", 1024, 1LL << 32);
       }
       if (l["max_header_bytes"]) {
-        cfg.limits.max_header_bytes = integer<std::uint32_t>(
-            l["max_header_bytes"], "limits.max_header_bytes", 1024, 1 << 20);
+        cfg.limits.max_header_bytes =
+            integer<std::uint32_t>(l["max_header_bytes"], "limits.max_header_bytes", 1024, 1 << 20);
       }
       if (l["header_timeout_ms"]) {
         cfg.limits.header_timeout = duration_ms(l["header_timeout_ms"], "limits.header_timeout_ms");
@@ -358,7 +365,8 @@ config default_config(const env_lookup& env) {
     openai.type = channel_type::openai;
     auto base = env("OPENAI_BASE_URL");
     openai.base_url = base && !base->empty() ? *base : "https://api.openai.com/v1";
-    while (!openai.base_url.empty() && openai.base_url.back() == '/') openai.base_url.pop_back();
+    while (!openai.base_url.empty() && openai.base_url.back() == '/')
+      openai.base_url.pop_back();
     openai.api_keys = {*key};
     for (const char* m : {"gpt-*", "chatgpt-*", "o1*", "o3*", "o4*", "text-embedding-*"}) {
       openai.models.push_back({m, m});

@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <variant>
-#include <string>
 #include <vector>
 
 namespace sy {
@@ -20,8 +20,8 @@ enum class channel_type { openai, mock };
 struct channel_timeouts {
   millis connect{5000};
   millis first_byte{60000};
-  millis idle{60000};     // longest silence between two body chunks
-  millis total{600000};   // whole exchange, first byte of the request to last of the response
+  millis idle{60000};    // longest silence between two body chunks
+  millis total{600000};  // whole exchange, first byte of the request to last of the response
 };
 
 struct mock_options {
@@ -47,6 +47,7 @@ struct channel_config {
   unsigned weight = 1;
   channel_timeouts timeouts;
   mock_options mock;
+  std::string ca_file;  // PEM CA bundle to verify this upstream with, instead of the system store
 };
 
 struct key_config {

@@ -25,17 +25,17 @@ std::string label(std::string_view v) {
 
 void histogram::observe(double seconds) {
   std::size_t i = 0;
-  while (i < duration_buckets.size() && seconds > duration_buckets[i]) ++i;
+  while (i < duration_buckets.size() && seconds > duration_buckets[i])
+    ++i;
   ++counts[i];
   sum += seconds;
   ++count;
 }
 
-void shard::record(std::string_view model, std::string_view channel, int status,
-                   double seconds) {
+void shard::record(std::string_view model, std::string_view channel, int status, double seconds) {
   char key_buf[256];
-  auto n = fmt::format_to_n(key_buf, sizeof key_buf, "{}{}{}{}{}", model, '\0', channel, '\0',
-                            status);
+  auto n =
+      fmt::format_to_n(key_buf, sizeof key_buf, "{}{}{}{}{}", model, '\0', channel, '\0', status);
   std::string_view key_view(key_buf, std::min<std::size_t>(n.size, sizeof key_buf));
   std::lock_guard lock(mutex_);
   auto it = requests_.find(key_view);
@@ -47,7 +47,8 @@ void shard::record(std::string_view model, std::string_view channel, int status,
 }
 
 registry::registry(std::size_t shards) {
-  for (std::size_t i = 0; i < shards; ++i) shards_.push_back(std::make_unique<shard>());
+  for (std::size_t i = 0; i < shards; ++i)
+    shards_.push_back(std::make_unique<shard>());
 }
 
 std::string registry::render() {
@@ -55,10 +56,12 @@ std::string registry::render() {
   std::map<std::string, histogram> durations;
   for (auto& s : shards_) {
     std::lock_guard lock(s->mutex_);
-    for (const auto& [k, v] : s->requests_) requests[k] += v;
+    for (const auto& [k, v] : s->requests_)
+      requests[k] += v;
     for (const auto& [k, h] : s->durations_) {
       auto& total = durations[k];
-      for (std::size_t i = 0; i < h.counts.size(); ++i) total.counts[i] += h.counts[i];
+      for (std::size_t i = 0; i < h.counts.size(); ++i)
+        total.counts[i] += h.counts[i];
       total.sum += h.sum;
       total.count += h.count;
     }
@@ -81,13 +84,15 @@ std::string registry::render() {
     for (std::size_t i = 0; i < h.counts.size(); ++i) {
       cumulative += h.counts[i];
       if (i < duration_buckets.size()) {
-        fmt::format_to(std::back_inserter(out),
-                       "switchyard_request_duration_seconds_bucket{{channel=\"{}\",le=\"{}\"}} {}\n",
-                       ch, duration_buckets[i], cumulative);
+        fmt::format_to(
+            std::back_inserter(out),
+            "switchyard_request_duration_seconds_bucket{{channel=\"{}\",le=\"{}\"}} {}\n", ch,
+            duration_buckets[i], cumulative);
       } else {
-        fmt::format_to(std::back_inserter(out),
-                       "switchyard_request_duration_seconds_bucket{{channel=\"{}\",le=\"+Inf\"}} {}\n",
-                       ch, cumulative);
+        fmt::format_to(
+            std::back_inserter(out),
+            "switchyard_request_duration_seconds_bucket{{channel=\"{}\",le=\"+Inf\"}} {}\n", ch,
+            cumulative);
       }
     }
     fmt::format_to(std::back_inserter(out),

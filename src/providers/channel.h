@@ -2,9 +2,13 @@
 // which of its API keys goes next). Lives in the runtime snapshot; shared by all workers.
 #pragma once
 
+#include "common/net.h"
 #include "config/config.h"
 
+#include <boost/asio/ssl/context.hpp>
+
 #include <atomic>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -17,6 +21,8 @@ struct upstream_target {
   std::string host_header;  // host[:port] as the Host header wants it
   std::string base_path;    // "/v1" of https://api.openai.com/v1
   std::string pool_key;     // scheme://host:port, the key of the connection pool
+  // Set when the channel has its own CA file; otherwise the pool's context (system CA store).
+  std::shared_ptr<asio::ssl::context> tls_context;
 };
 
 class channel {

@@ -33,7 +33,8 @@ const deployment& model_table::pick(const std::vector<deployment>& candidates,
                                     std::uint64_t random) {
   if (candidates.size() == 1) return candidates.front();
   std::uint64_t total = 0;
-  for (const auto& d : candidates) total += d.weight;
+  for (const auto& d : candidates)
+    total += d.weight;
   auto point = random % total;
   for (const auto& d : candidates) {
     if (point < d.weight) return d;
@@ -47,8 +48,7 @@ std::vector<model_table::listed_model> model_table::list_for(const key_record& k
   for (const auto& [name, deployments] : exact_) {
     if (key_allows_model(key, name)) out.push_back({name, deployments.front().target->name()});
   }
-  std::sort(out.begin(), out.end(),
-            [](const auto& a, const auto& b) { return a.name < b.name; });
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   return out;
 }
 

@@ -7,11 +7,11 @@
 #include "server/server.h"
 #include "upstream/exchange.h"
 
+#include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <fmt/format.h>
 
 #include <ctime>
 
@@ -111,7 +111,7 @@ asio::awaitable<void> retrieve_model(request_context& ctx, std::string_view id) 
   }
   {
     const error e = error{errc::model_not_found,
-                                 "The model '" + std::string(id) + "' does not exist.", "model"};
+                          "The model '" + std::string(id) + "' does not exist.", "model"};
     co_await send_error(ctx, e);
   }
 }
@@ -130,8 +130,7 @@ asio::awaitable<void> relay(request_context& ctx, openai::endpoint kind, std::st
   if (!key_allows_model(*ctx.key, probe.model)) {
     {
       const error e = error{errc::model_not_allowed,
-                                   "This key may not use the model '" + probe.model + "'.",
-                                   "model"};
+                            "This key may not use the model '" + probe.model + "'.", "model"};
       co_await send_error(ctx, e);
     }
     co_return;
@@ -183,10 +182,9 @@ asio::awaitable<void> dispatch(request_context& ctx) {
   auto path = target.substr(0, target.find('?'));
   auto method = ctx.req.method();
   auto wrong_method = [&](std::string_view allowed) {
-    return error{errc::method_not_allowed,
-                 fmt::format("Method {} is not allowed on {}; use {}.",
-                             std::string(http::to_string(method)), std::string(path),
-                             std::string(allowed))};
+    return error{errc::method_not_allowed, fmt::format("Method {} is not allowed on {}; use {}.",
+                                                       std::string(http::to_string(method)),
+                                                       std::string(path), std::string(allowed))};
   };
 
   if (path == "/healthz") {
@@ -235,9 +233,8 @@ asio::awaitable<void> dispatch(request_context& ctx) {
   if (!found && !model_item) {
     {
       const error e = error{errc::not_found,
-                                   fmt::format("Unknown request URL: {} {}.",
-                                               std::string(http::to_string(method)),
-                                               std::string(path))};
+                            fmt::format("Unknown request URL: {} {}.",
+                                        std::string(http::to_string(method)), std::string(path))};
       co_await send_error(ctx, e);
     }
     co_return;

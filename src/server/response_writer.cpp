@@ -31,8 +31,7 @@ asio::awaitable<error_code> response_writer::send(std::string_view a, std::strin
   std::array<asio::const_buffer, 4> buffers{asio::buffer(a), asio::buffer(b), asio::buffer(c),
                                             asio::buffer(d)};
   stream_.expires_after(timeout_);
-  auto [ec, n] =
-      co_await asio::async_write(stream_, buffers, asio::as_tuple(asio::use_awaitable));
+  auto [ec, n] = co_await asio::async_write(stream_, buffers, asio::as_tuple(asio::use_awaitable));
   co_return ec;
 }
 
@@ -70,7 +69,8 @@ asio::awaitable<error_code> response_writer::start(unsigned status, const http::
     co_return co_await send(head_, first, {}, {});
   }
   char size_buf[24];
-  std::string_view size_line = first.empty() ? std::string_view{} : chunk_size_line(size_buf, first.size());
+  std::string_view size_line =
+      first.empty() ? std::string_view{} : chunk_size_line(size_buf, first.size());
   std::string_view tail = first.empty() ? std::string_view{} : std::string_view("\r\n");
   if (last) {
     finished_ = true;

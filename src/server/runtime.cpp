@@ -5,7 +5,8 @@ namespace sy {
 std::shared_ptr<runtime> runtime::build(config cfg) {
   auto rt = std::make_shared<runtime>();
   rt->cfg = std::move(cfg);
-  for (const auto& k : rt->cfg.keys) rt->keys.add(k.key, key_record{k.name, k.models, false});
+  for (const auto& k : rt->cfg.keys)
+    rt->keys.add(k.key, key_record{k.name, k.models, false});
   if (!rt->cfg.master_key.empty()) {
     rt->keys.add(rt->cfg.master_key, key_record{"master", {"*"}, true});
   }

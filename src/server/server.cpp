@@ -1,10 +1,10 @@
 #include "server/server.h"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include <random>
 
@@ -136,13 +136,16 @@ std::string server::address() const {
 void server::drain(std::chrono::milliseconds timeout) {
   if (stopped_) return;
   stopped_ = true;
-  for (auto& w : workers_) asio::post(w->io(), [&w = *w] { w.begin_drain(); });
+  for (auto& w : workers_)
+    asio::post(w->io(), [&w = *w] { w.begin_drain(); });
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (active_sessions_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  for (auto& w : workers_) w->io().stop();
-  for (auto& t : threads_) t.join();
+  for (auto& w : workers_)
+    w->io().stop();
+  for (auto& t : threads_)
+    t.join();
   threads_.clear();
 }
 

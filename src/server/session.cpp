@@ -4,12 +4,12 @@
 #include "server/endpoints.h"
 #include "server/server.h"
 
+#include <fmt/chrono.h>
+#include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <fmt/chrono.h>
-#include <fmt/format.h>
 
 namespace sy {
 namespace http = beast::http;
@@ -122,17 +122,15 @@ asio::awaitable<void> run_session(worker& w, asio::ip::tcp::socket socket) {
       if (ec == http::error::header_limit) {
         {
           const std::string message =
-              "The request headers exceed " + std::to_string(limits.max_header_bytes) +
-                            " bytes.";
+              "The request headers exceed " + std::to_string(limits.max_header_bytes) + " bytes.";
           co_await reject(stream, errc::headers_too_large, message);
         }
         break;
       }
       if (ec == http::error::body_limit) {
         {
-          const std::string message =
-              "The request body exceeds the limit of " +
-                            std::to_string(limits.max_body_bytes) + " bytes.";
+          const std::string message = "The request body exceeds the limit of " +
+                                      std::to_string(limits.max_body_bytes) + " bytes.";
           co_await reject(stream, errc::payload_too_large, message);
         }
         break;
@@ -144,8 +142,7 @@ asio::awaitable<void> run_session(worker& w, asio::ip::tcp::socket socket) {
       }
       if (ec) {
         {
-          const std::string message =
-              "Malformed HTTP request: " + ec.message() + ".";
+          const std::string message = "Malformed HTTP request: " + ec.message() + ".";
           co_await reject(stream, errc::invalid_request, message);
         }
         break;
@@ -159,9 +156,8 @@ asio::awaitable<void> run_session(worker& w, asio::ip::tcp::socket socket) {
       auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
       if (bec == http::error::body_limit) {
         {
-          const std::string message =
-              "The request body exceeds the limit of " +
-                            std::to_string(limits.max_body_bytes) + " bytes.";
+          const std::string message = "The request body exceeds the limit of " +
+                                      std::to_string(limits.max_body_bytes) + " bytes.";
           co_await reject(stream, errc::payload_too_large, message);
         }
         break;
@@ -169,7 +165,8 @@ asio::awaitable<void> run_session(worker& w, asio::ip::tcp::socket socket) {
       if (bec) break;  // the client went away or stalled mid-body: nobody to answer
 
       auto& req = parser.get();
-      request_context ctx{w, w.rt(), stream, buffer, req, response_writer(stream, limits.idle_timeout)};
+      request_context ctx{w,      w.rt(), stream,
+                          buffer, req,    response_writer(stream, limits.idle_timeout)};
       auto id = req["x-request-id"];
       ctx.request_id = valid_request_id(id) ? std::string(id) : new_request_id(w);
       ctx.keep_alive = req.keep_alive() && !w.draining();

@@ -96,8 +96,8 @@ std::string stream_error_event(const error& e) {
 }
 
 template <class Stream>
-asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream& stream,
-                                 call& c, steady::time_point deadline) {
+asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream& stream, call& c,
+                                 steady::time_point deadline) {
   const auto& timeouts = c.target.config().timeouts;
   auto& lowest = conn.lowest();
   auto head = request_head(c, c.target.next_api_key(), ctx);
@@ -168,7 +168,7 @@ asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream&
     if (rec) {
       if (ctx.client_gone) co_return result{outcome::close, {}};
       auto failure = rec == beast::error::timeout ? timed_out("reading the response")
-                                                   : broken("response cut short", rec);
+                                                  : broken("response cut short", rec);
       if (!ctx.out.started()) co_return result{outcome::close, failure};
       // Bytes already reached the client: end the stream with an error it can see.
       ctx.failure = failure.code;

@@ -28,7 +28,8 @@ pool::pool(asio::io_context& ioc, asio::ssl::context& tls) : ioc_(ioc), tls_(tls
 
 std::size_t pool::idle_count() const {
   std::size_t n = 0;
-  for (const auto& [k, v] : idle_) n += v.size();
+  for (const auto& [k, v] : idle_)
+    n += v.size();
   return n;
 }
 
@@ -60,8 +61,8 @@ void pool::release(const upstream_target& target, connection_ptr conn) {
 asio::awaitable<std::variant<connection_ptr, error>> pool::connect(
     const upstream_target& target, std::chrono::milliseconds timeout) {
   auto fail = [&](errc code, std::string_view what, const boost::system::error_code& ec) {
-    return error{code, "upstream " + target.pool_key + ": " + std::string(what) + ": " +
-                           ec.message()};
+    return error{code,
+                 "upstream " + target.pool_key + ": " + std::string(what) + ": " + ec.message()};
   };
   auto conn = std::make_unique<connection>();
   conn->plain.emplace(ioc_);
@@ -80,7 +81,7 @@ asio::awaitable<std::variant<connection_ptr, error>> pool::connect(
   conn->plain->socket().set_option(tcp::no_delay(true));
 
   if (target.tls) {
-    conn->tls.emplace(std::move(*conn->plain), tls_);
+    conn->tls.emplace(std::move(*conn->plain), target.tls_context ? *target.tls_context : tls_);
     conn->plain.reset();
     if (!SSL_set_tlsext_host_name(conn->tls->native_handle(), target.host.c_str())) {
       co_return error{errc::upstream_unreachable, "upstream " + target.pool_key + ": bad SNI name"};

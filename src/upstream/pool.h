@@ -44,7 +44,7 @@ class pool {
 
   // An idle connection to `target`, or a new one.
   asio::awaitable<std::variant<connection_ptr, error>> acquire(const upstream_target& target,
-                                                              std::chrono::milliseconds timeout);
+                                                               std::chrono::milliseconds timeout);
 
   // Gives back a connection whose last response was read completely and may be kept alive.
   void release(const upstream_target& target, connection_ptr conn);
@@ -60,7 +60,7 @@ class pool {
 
  private:
   asio::awaitable<std::variant<connection_ptr, error>> connect(const upstream_target& target,
-                                                              std::chrono::milliseconds timeout);
+                                                               std::chrono::milliseconds timeout);
 
   asio::io_context& ioc_;
   asio::ssl::context& tls_;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <thread>
 
 namespace sy::test {
 namespace {
@@ -19,14 +20,16 @@ std::string config_for(const fake_upstream& up, const std::string& extra_channel
 channels:
   - name: up
     type: openai
-    base_url: )" + up.url() + R"(
+    base_url: )" +
+         up.url() + R"(
     api_keys: [ "sk-upstream-a", "sk-upstream-b" ]
     models: { gpt-test: gpt-test-2024, "glob-*": "glob-*" }
 )" + (timeouts.empty() ? "" : "    timeouts: " + timeouts + "\n") +
          extra_channel + R"(
 keys:
   - name: app
-    key: )" + key + R"(
+    key: )" +
+         key + R"(
     models: [ "*" ]
 )";
 }
@@ -90,7 +93,8 @@ TEST(passthrough, a_pooled_connection_the_upstream_closed_is_replaced) {
 }
 
 TEST(passthrough, upstream_error_status_and_body_pass_back) {
-  const std::string err = R"({"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}})";
+  const std::string err =
+      R"({"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}})";
   fake_upstream up([&](const fake_request& r, fake_responder& out) {
     out.send(429, err, "application/json", {{"retry-after", "7"}});
   });
@@ -114,7 +118,9 @@ TEST(passthrough, glob_routes_keep_the_requested_name) {
 
 TEST(passthrough, embeddings_are_relayed) {
   fake_upstream up([](const fake_request& r, fake_responder& out) {
-    out.send(200, R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.5]}],"model":"e","usage":{"prompt_tokens":1,"total_tokens":1}})");
+    out.send(
+        200,
+        R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.5]}],"model":"e","usage":{"prompt_tokens":1,"total_tokens":1}})");
   });
   gateway gw(config_for(up));
   http_client client(gw.port());
@@ -168,9 +174,9 @@ TEST(streaming, client_disconnect_closes_the_upstream_connection) {
   {
     http_client client(gw.port());
     client.send_raw("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
-                    key + "\r\nContent-Length: " +
-                    std::to_string(chat_body("gpt-test", true).size()) + "\r\n\r\n" +
-                    chat_body("gpt-test", true));
+                    key +
+                    "\r\nContent-Length: " + std::to_string(chat_body("gpt-test", true).size()) +
+                    "\r\n\r\n" + chat_body("gpt-test", true));
     ASSERT_TRUE(client.read_until("\"one\"", 5s));
     client.close();
   }
@@ -217,6 +223,26 @@ TEST(streaming, idle_timeout_between_chunks_ends_the_stream) {
   EXPECT_NE(raw.find("upstream_timeout"), std::string::npos) << raw;
 }
 
+TEST(streaming, total_timeout_ends_a_stream_that_never_stops) {
+  std::atomic<bool> stop{false};
+  fake_upstream up([&](const fake_request& r, fake_responder& out) {
+    out.start(200, "text/event-stream");
+    // A chunk every 20 ms, never silent long enough for idle_ms, never done.
+    for (int i = 0; i < 500 && !stop && out.chunk(chunk_event("tick")); ++i) {
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+  gateway gw(config_for(up, "", "{ idle_ms: 5000, total_ms: 300 }"));
+  http_client client(gw.port());
+  client.send_raw("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key +
+                  "\r\nContent-Length: " + std::to_string(chat_body("gpt-test", true).size()) +
+                  "\r\n\r\n" + chat_body("gpt-test", true));
+  auto raw = client.read_to_close(8s);
+  stop = true;
+  EXPECT_NE(raw.find("tick"), std::string::npos);
+  EXPECT_NE(raw.find("upstream_timeout"), std::string::npos) << raw;
+}
+
 TEST(failures, stalled_upstream_gives_504) {
   std::promise<void> release;
   auto released = release.get_future();
@@ -254,10 +280,12 @@ TEST(failures, unreachable_upstream_gives_502) {
 channels:
   - name: dead
     type: openai
-    base_url: http://127.0.0.1:)" + std::to_string(dead_port) + R"(/v1
+    base_url: http://127.0.0.1:)" +
+             std::to_string(dead_port) + R"(/v1
     models: [ gpt-test ]
 keys:
-  - key: )" + key + "\n");
+  - key: )" + key +
+             "\n");
   http_client client(gw.port());
   auto res = client.post("/v1/chat/completions", chat_body("gpt-test"), key);
   EXPECT_EQ(res.status, 502);
@@ -287,10 +315,13 @@ TEST(routing, weighted_random_spreads_over_channels) {
   });
   gateway gw(R"(
 channels:
-  - { name: a, type: openai, base_url: ")" + up_a.url() + R"(", models: [ m ], weight: 1 }
-  - { name: b, type: openai, base_url: ")" + up_b.url() + R"(", models: [ m ], weight: 3 }
+  - { name: a, type: openai, base_url: ")" +
+             up_a.url() + R"(", models: [ m ], weight: 1 }
+  - { name: b, type: openai, base_url: ")" +
+             up_b.url() + R"(", models: [ m ], weight: 3 }
 keys:
-  - key: )" + key + "\n");
+  - key: )" + key +
+             "\n");
   http_client client(gw.port());
   for (int i = 0; i < 200; ++i) {
     ASSERT_EQ(client.post("/v1/chat/completions", chat_body("m"), key).status, 200);

@@ -52,7 +52,8 @@ TEST_F(server_test, keys_are_required_and_checked) {
   EXPECT_NE(none.body.find("\"type\":\"invalid_request_error\""), std::string::npos);
   auto bad = c.post("/v1/chat/completions", chat_body("demo"), "sk-wrong-000000");
   EXPECT_EQ(bad.status, 401);
-  auto via_header = c.request("POST", "/v1/chat/completions", chat_body("demo"), {{"x-api-key", key}});
+  auto via_header =
+      c.request("POST", "/v1/chat/completions", chat_body("demo"), {{"x-api-key", key}});
   EXPECT_EQ(via_header.status, 200) << via_header.body;
   auto lower_bearer = c.request("POST", "/v1/chat/completions", chat_body("demo"),
                                 {{"authorization", "bearer " + key}});
@@ -74,8 +75,8 @@ TEST_F(server_test, model_permissions_and_unknown_models) {
 TEST_F(server_test, bad_requests_get_400_in_openai_format) {
   http_client c(gw.port());
   for (const std::string body :
-       {"{not json", "[]", R"({"messages":[{"role":"user","content":"x"}]})",
-        R"({"model":"demo"})", R"({"model":"demo","messages":[]})",
+       {"{not json", "[]", R"({"messages":[{"role":"user","content":"x"}]})", R"({"model":"demo"})",
+        R"({"model":"demo","messages":[]})",
         R"({"model":5,"messages":[{"role":"user","content":"x"}]})",
         R"({"model":"demo","model":"other","messages":[{"role":"user","content":"x"}]})"}) {
     auto r = c.post("/v1/chat/completions", body, key);
@@ -142,8 +143,9 @@ TEST_F(server_test, health_and_metrics) {
       << m.body;
   EXPECT_NE(m.body.find(R"(switchyard_requests_total{model="nope",channel="",status="404"} 1)"),
             std::string::npos);
-  EXPECT_NE(m.body.find("switchyard_request_duration_seconds_bucket{channel=\"mock\",le=\"+Inf\"} 1"),
-            std::string::npos);
+  EXPECT_NE(
+      m.body.find("switchyard_request_duration_seconds_bucket{channel=\"mock\",le=\"+Inf\"} 1"),
+      std::string::npos);
   EXPECT_NE(m.body.find("switchyard_requests_in_flight 1"), std::string::npos)
       << "the scrape itself is in flight";
 }
@@ -175,18 +177,19 @@ TEST_F(server_test, mock_is_deterministic_and_streams_like_openai) {
   EXPECT_NE(a.body.find("\"object\":\"chat.completion\""), std::string::npos);
   EXPECT_NE(a.body.find("\"completion_tokens\":10"), std::string::npos);
 
-  auto s = c.post("/v1/chat/completions",
-                  R"({"model":"demo","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Hello"}]})",
-                  key);
+  auto s = c.post(
+      "/v1/chat/completions",
+      R"({"model":"demo","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Hello"}]})",
+      key);
   ASSERT_EQ(s.status, 200);
   EXPECT_EQ(s.header("content-type").rfind("text/event-stream", 0), 0u);
   EXPECT_NE(s.body.find("\"role\":\"assistant\""), std::string::npos);
   EXPECT_NE(s.body.find("\"finish_reason\":\"stop\""), std::string::npos);
   EXPECT_NE(s.body.find("\"choices\":[],\"usage\":{"), std::string::npos);
   EXPECT_EQ(s.body.substr(s.body.size() - 14), "data: [DONE]\n\n");
-  auto truncated = c.post("/v1/chat/completions",
-                          R"({"model":"demo","max_tokens":3,"messages":[{"role":"user","content":"Hello"}]})",
-                          key);
+  auto truncated = c.post(
+      "/v1/chat/completions",
+      R"({"model":"demo","max_tokens":3,"messages":[{"role":"user","content":"Hello"}]})", key);
   EXPECT_NE(truncated.body.find("\"finish_reason\":\"length\""), std::string::npos);
 }
 
@@ -197,6 +200,22 @@ TEST_F(server_test, pipelined_requests_are_answered_in_order) {
   c.send_raw(one + two);
   ASSERT_TRUE(c.read_until("Unknown request URL", 5s)) << c.received();
   EXPECT_LT(c.received().find("200 OK"), c.received().find("404 Not Found"));
+}
+
+TEST(mock, latency_and_length_are_configurable) {
+  gateway gw(R"(
+channels:
+  - { name: slow, type: mock, models: [ slow ], mock: { latency_ms: 150, words: 3 } }
+keys:
+  - key: sk-test-0123456789
+)");
+  http_client c(gw.port());
+  auto start = std::chrono::steady_clock::now();
+  auto r = c.post("/v1/chat/completions", chat_body("slow"), key);
+  auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_EQ(r.status, 200);
+  EXPECT_GE(took, 150ms);  // a lower bound only: never flaky on a slow machine
+  EXPECT_NE(r.body.find("\"completion_tokens\":3"), std::string::npos) << r.body;
 }
 
 TEST(drain, in_flight_streams_finish_and_new_connections_are_refused) {
@@ -212,9 +231,11 @@ TEST(drain, in_flight_streams_finish_and_new_connections_are_refused) {
   });
   gateway gw(R"(
 channels:
-  - { name: up, type: openai, base_url: ")" + up.url() + R"(", models: [ m ] }
+  - { name: up, type: openai, base_url: ")" +
+             up.url() + R"(", models: [ m ] }
 keys:
-  - key: )" + key + "\n");
+  - key: )" + key +
+             "\n");
   http_client idle(gw.port());
   EXPECT_EQ(idle.request("GET", "/healthz").status, 200);  // a keep-alive connection, now idle
   http_client c(gw.port());

@@ -2,9 +2,9 @@
 
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/parser.hpp>
 
 #include <poll.h>
 
@@ -20,7 +20,8 @@ std::string head(int status, const std::string& content_type,
   std::string out = "HTTP/1.1 " + std::to_string(status) + " " +
                     std::string(http::obsolete_reason(http::int_to_status(status))) + "\r\n";
   out += "Content-Type: " + content_type + "\r\n";
-  for (const auto& [k, v] : headers) out += k + ": " + v + "\r\n";
+  for (const auto& [k, v] : headers)
+    out += k + ": " + v + "\r\n";
   return out;
 }
 }  // namespace
@@ -50,7 +51,9 @@ bool fake_responder::chunk(const std::string& data) {
   return write(size + data + "\r\n");
 }
 
-bool fake_responder::end() { return write("0\r\n\r\n"); }
+bool fake_responder::end() {
+  return write("0\r\n\r\n");
+}
 
 void fake_responder::reset() {
   boost::system::error_code ec;
@@ -94,9 +97,8 @@ fake_upstream::fake_upstream(handler h) : handler_(std::move(h)), acceptor_(io_)
       if (ec || stopping_) return;
       ++connections_;
       std::lock_guard lock(mutex_);
-      threads_.emplace_back([this, s = std::move(socket), n = ++id]() mutable {
-        serve(std::move(s), n);
-      });
+      threads_.emplace_back(
+          [this, s = std::move(socket), n = ++id]() mutable { serve(std::move(s), n); });
     }
   });
 }
@@ -112,9 +114,11 @@ fake_upstream::~fake_upstream() {
   accept_thread_.join();
   {
     std::lock_guard lock(mutex_);
-    for (auto* s : live_) s->shutdown(tcp::socket::shutdown_both, ec);
+    for (auto* s : live_)
+      s->shutdown(tcp::socket::shutdown_both, ec);
   }
-  for (auto& t : threads_) t.join();
+  for (auto& t : threads_)
+    t.join();
 }
 
 void fake_upstream::serve(tcp::socket socket, int id) {
@@ -135,7 +139,8 @@ void fake_upstream::serve(tcp::socket socket, int id) {
     r.target = std::string(req.target());
     for (const auto& f : req) {
       std::string name(f.name_string());
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      for (auto& c : name)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       r.headers[name] = std::string(f.value());
     }
     r.body = req.body();

@@ -33,7 +33,8 @@ class fake_responder {
       : socket_(s), buffer_(buffer) {}
 
   // A whole response with Content-Length.
-  void send(int status, const std::string& body, const std::string& content_type = "application/json",
+  void send(int status, const std::string& body,
+            const std::string& content_type = "application/json",
             const std::vector<std::pair<std::string, std::string>>& headers = {});
   // A chunked response, one piece at a time.
   bool start(int status, const std::string& content_type,

@@ -25,7 +25,9 @@ gateway::gateway(const std::string& yaml) {
   if (auto ec = server_->start()) throw std::runtime_error("start: " + ec.message());
 }
 
-gateway::~gateway() { server_->drain(std::chrono::milliseconds(2000)); }
+gateway::~gateway() {
+  server_->drain(std::chrono::milliseconds(2000));
+}
 
 http_client::http_client(unsigned short port) : socket_(io_) {
   socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
@@ -38,9 +40,11 @@ http_response http_client::request(const std::string& method, const std::string&
                                    const std::map<std::string, std::string>& headers) {
   http::request<http::string_body> req{http::string_to_verb(method), target, 11};
   req.set(http::field::host, "127.0.0.1");
-  for (const auto& [k, v] : headers) req.set(k, v);
+  for (const auto& [k, v] : headers)
+    req.set(k, v);
   if (!body.empty() || method == "POST") {
-    if (req[http::field::content_type].empty()) req.set(http::field::content_type, "application/json");
+    if (req[http::field::content_type].empty())
+      req.set(http::field::content_type, "application/json");
     req.body() = body;
     req.prepare_payload();
   }
@@ -53,7 +57,8 @@ http_response http_client::request(const std::string& method, const std::string&
   out.status = parser.get().result_int();
   for (const auto& f : parser.get()) {
     std::string name(f.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (auto& c : name)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     out.headers[name] = std::string(f.value());
   }
   out.body = parser.get().body();
@@ -69,7 +74,9 @@ http_response http_client::post(const std::string& target, const std::string& bo
   return request("POST", target, body, h);
 }
 
-void http_client::send_raw(const std::string& bytes) { asio::write(socket_, asio::buffer(bytes)); }
+void http_client::send_raw(const std::string& bytes) {
+  asio::write(socket_, asio::buffer(bytes));
+}
 
 bool http_client::read_until(const std::string& needle, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;

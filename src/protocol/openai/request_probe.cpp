@@ -12,7 +12,8 @@ error bad(std::string message, std::string param = {}) {
 }
 
 std::size_t skip_ws(std::string_view s, std::size_t i) {
-  while (i < s.size() && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t')) ++i;
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t'))
+    ++i;
   return i;
 }
 
@@ -47,8 +48,8 @@ std::size_t skip_value(std::string_view s, std::size_t i) {
     }
     return i;
   }
-  while (i < s.size() && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' &&
-         s[i] != '\n' && s[i] != '\r' && s[i] != '\t') {
+  while (i < s.size() && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' && s[i] != '\n' &&
+         s[i] != '\r' && s[i] != '\t') {
     ++i;
   }
   return i;
@@ -170,8 +171,7 @@ std::variant<request_probe, error> probe_request(std::string_view body, endpoint
   return probe;
 }
 
-void rewrite_model(std::string& body, const request_probe& probe,
-                   std::string_view upstream_model) {
+void rewrite_model(std::string& body, const request_probe& probe, std::string_view upstream_model) {
   if (upstream_model.empty() || upstream_model == probe.model) return;
   body.replace(probe.model_begin, probe.model_end - probe.model_begin,
                json::quoted(upstream_model));

@@ -3,11 +3,11 @@
 #include "common/json.h"
 #include "protocol/sse/sse.h"
 
-#include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/detail/base64.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 #include <simdjson.h>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/detail/base64.hpp>
 
 #include <cmath>
 #include <cstring>
@@ -18,10 +18,10 @@ namespace http = beast::http;
 namespace {
 
 constexpr std::string_view vocabulary[] = {
-    "switchyard", "routes", "every", "request", "to", "the", "right", "model", "and",
-    "keeps", "books", "on", "tokens", "with", "care", "while", "streams", "flow",
-    "through", "one", "gateway", "quickly", "each", "answer", "is", "deterministic",
-    "for", "tests", "demos", "benchmarks", "alike", "today"};
+    "switchyard", "routes",        "every",   "request", "to",      "the",        "right", "model",
+    "and",        "keeps",         "books",   "on",      "tokens",  "with",       "care",  "while",
+    "streams",    "flow",          "through", "one",     "gateway", "quickly",    "each",  "answer",
+    "is",         "deterministic", "for",     "tests",   "demos",   "benchmarks", "alike", "today"};
 
 std::uint64_t fnv1a(std::string_view s, std::uint64_t h = 1469598103934665603ULL) {
   for (unsigned char c : s) {
@@ -62,12 +62,11 @@ chat_request read_chat(std::string_view body) {
 }
 
 std::string usage_json(std::int64_t prompt, std::int64_t completion) {
-  return fmt::format(
-      R"({{"prompt_tokens":{},"completion_tokens":{},"total_tokens":{},)"
-      R"("prompt_tokens_details":{{"cached_tokens":0,"audio_tokens":0}},)"
-      R"("completion_tokens_details":{{"reasoning_tokens":0,"audio_tokens":0,)"
-      R"("accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}})",
-      prompt, completion, prompt + completion);
+  return fmt::format(R"({{"prompt_tokens":{},"completion_tokens":{},"total_tokens":{},)"
+                     R"("prompt_tokens_details":{{"cached_tokens":0,"audio_tokens":0}},)"
+                     R"("completion_tokens_details":{{"reasoning_tokens":0,"audio_tokens":0,)"
+                     R"("accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}})",
+                     prompt, completion, prompt + completion);
 }
 
 asio::awaitable<void> pause(std::chrono::milliseconds d) {
@@ -119,14 +118,14 @@ asio::awaitable<void> serve_chat(request_context& ctx, const channel& ch,
 
   if (!probe.stream) {
     std::string content;
-    for (const auto& p : parts) content += p;
+    for (const auto& p : parts)
+      content += p;
     auto body = fmt::format(
         R"({{"id":"{}","object":"chat.completion","created":{},"model":{},"choices":[{{"index":0,)"
         R"("message":{{"role":"assistant","content":{},"refusal":null,"annotations":[]}},)"
         R"("logprobs":null,"finish_reason":"{}"}}],"usage":{},"service_tier":"default",)"
         R"("system_fingerprint":"fp_switchyard_mock"}})",
-        id, created, model, json::quoted(content), finish,
-        usage_json(req.prompt_tokens, words));
+        id, created, model, json::quoted(content), finish, usage_json(req.prompt_tokens, words));
     auto fields = json_fields(ctx);
     auto ec = co_await ctx.out.start(200, fields, body.size(), ctx.keep_alive, body, true);
     if (ec) ctx.client_gone = true;
@@ -152,8 +151,8 @@ asio::awaitable<void> serve_chat(request_context& ctx, const channel& ch,
   f.set(http::field::content_type, "text/event-stream; charset=utf-8");
   f.set(http::field::cache_control, "no-cache");
   f.set("x-request-id", ctx.request_id);
-  auto first = chunk(delta(R"({"role":"assistant","content":"","refusal":null})", "null"),
-                     usage_null);
+  auto first =
+      chunk(delta(R"({"role":"assistant","content":"","refusal":null})", "null"), usage_null);
   // (No temporaries inside co_await expressions: GCC 12 may destroy them before resuming.)
   auto ec = co_await ctx.out.start(200, f, std::nullopt, ctx.keep_alive, first);
   if (ec) {
@@ -163,7 +162,8 @@ asio::awaitable<void> serve_chat(request_context& ctx, const channel& ch,
   int chunks = std::min(opts.chunks, words);
   for (int c = 0; c < chunks; ++c) {
     std::string text;
-    for (int i = c * words / chunks; i < (c + 1) * words / chunks; ++i) text += parts[i];
+    for (int i = c * words / chunks; i < (c + 1) * words / chunks; ++i)
+      text += parts[i];
     co_await pause(opts.chunk_delay);
     auto d = std::string(R"({"content":)") + json::quoted(text) + "}";
     auto piece = chunk(delta(d, "null"), usage_null);
@@ -195,14 +195,15 @@ asio::awaitable<void> serve_embeddings(request_context& ctx, const channel& ch,
     if (doc["input"].get(input) == simdjson::SUCCESS) {
       simdjson::dom::array list;
       if (input.get_array().get(list) == simdjson::SUCCESS) {
-        for (auto item : list) inputs.push_back(simdjson::minify(item));
+        for (auto item : list)
+          inputs.push_back(simdjson::minify(item));
       } else {
         inputs.push_back(simdjson::minify(input));
       }
     }
     std::string_view format;
-    base64 = doc["encoding_format"].get_string().get(format) == simdjson::SUCCESS &&
-             format == "base64";
+    base64 =
+        doc["encoding_format"].get_string().get(format) == simdjson::SUCCESS && format == "base64";
     std::int64_t d = 0;
     if (doc["dimensions"].get_int64().get(d) == simdjson::SUCCESS && d > 0 && d <= 4096) {
       dimensions = d;
