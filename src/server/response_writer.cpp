@@ -41,7 +41,9 @@ asio::awaitable<error_code> response_writer::start(unsigned status, const http::
                                                    bool last) {
   started_ = true;
   status_ = status;
-  chunked_ = !content_length;
+  chunked_ = !content_length && !http10_;
+  if (!content_length && http10_) keep_alive = false;
+  closes_ = !keep_alive;
   head_.clear();
   head_ += "HTTP/1.1 ";
   head_ += std::to_string(status);
@@ -59,7 +61,7 @@ asio::awaitable<error_code> response_writer::start(unsigned status, const http::
     head_ += "Content-Length: ";
     head_ += std::to_string(*content_length);
     head_ += "\r\n";
-  } else {
+  } else if (chunked_) {
     head_ += "Transfer-Encoding: chunked\r\n";
   }
   if (!keep_alive) head_ += "Connection: close\r\n";

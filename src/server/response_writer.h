@@ -31,7 +31,14 @@ class response_writer {
   asio::awaitable<error_code> write(std::string_view data);
   asio::awaitable<error_code> finish(std::string_view last = {});
 
+  // An HTTP/1.0 client knows no chunked encoding: a body of unknown length is then sent as is
+  // and ended by closing the connection.
+  void set_http10(bool v) { http10_ = v; }
+  bool http10() const { return http10_; }
+
   bool started() const { return started_; }
+  // The response said `Connection: close`: the session must end after it.
+  bool closes_connection() const { return closes_; }
   bool finished() const { return finished_; }
   bool chunked() const { return chunked_; }
   unsigned status() const { return status_; }
@@ -46,6 +53,8 @@ class response_writer {
   bool started_ = false;
   bool finished_ = false;
   bool chunked_ = false;
+  bool http10_ = false;
+  bool closes_ = false;
   unsigned status_ = 0;
 };
 

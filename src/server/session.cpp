@@ -170,13 +170,17 @@ asio::awaitable<void> run_session(worker& w, asio::ip::tcp::socket socket) {
       auto id = req["x-request-id"];
       ctx.request_id = valid_request_id(id) ? std::string(id) : new_request_id(w);
       ctx.keep_alive = req.keep_alive() && !w.draining();
+      ctx.out.set_http10(req.version() < 11);
 
       auto& in_flight = w.owner().metrics().in_flight();
       in_flight.fetch_add(1, std::memory_order_relaxed);
       co_await dispatch(ctx);
       in_flight.fetch_sub(1, std::memory_order_relaxed);
       finish(ctx);
-      if (!ctx.keep_alive || ctx.client_gone || !ctx.out.finished()) break;
+      if (!ctx.keep_alive || ctx.client_gone || !ctx.out.finished() ||
+          ctx.out.closes_connection()) {
+        break;
+      }
     }
   } catch (const std::exception& e) {
     // The one catch-all of the session: a bug must cost one connection, never the process.

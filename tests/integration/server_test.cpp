@@ -193,6 +193,18 @@ TEST_F(server_test, mock_is_deterministic_and_streams_like_openai) {
   EXPECT_NE(truncated.body.find("\"finish_reason\":\"length\""), std::string::npos);
 }
 
+TEST_F(server_test, http10_clients_get_streams_without_chunking) {
+  http_client c(gw.port());
+  auto body = chat_body("demo", true);
+  c.send_raw("POST /v1/chat/completions HTTP/1.0\r\nAuthorization: Bearer " + key +
+             "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  auto raw = c.read_to_close(5s);
+  EXPECT_EQ(raw.find("Transfer-Encoding"), std::string::npos) << raw;
+  EXPECT_NE(raw.find("Connection: close"), std::string::npos);
+  EXPECT_NE(raw.find("\r\n\r\ndata: {"), std::string::npos);
+  EXPECT_EQ(raw.substr(raw.size() - 14), "data: [DONE]\n\n");
+}
+
 TEST_F(server_test, pipelined_requests_are_answered_in_order) {
   http_client c(gw.port());
   std::string one = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
