@@ -293,6 +293,15 @@ int run(int argc, char** argv) {
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   tcp::endpoint endpoint(asio::ip::make_address(opt.host), opt.port);
+  if (opt.port != 0) {
+    // SO_REUSEPORT would let us share a port that another server of the same user already holds:
+    // bind once without it to fail loudly instead.
+    asio::io_context probe_context;
+    tcp::acceptor probe(probe_context);
+    probe.open(endpoint.protocol());
+    probe.set_option(asio::socket_base::reuse_address(true));
+    probe.bind(endpoint);
+  }
   for (unsigned i = 0; i < opt.threads; ++i) {
     contexts.push_back(std::make_unique<asio::io_context>(1));
     auto acc = std::make_unique<tcp::acceptor>(*contexts.back());

@@ -76,6 +76,7 @@ declare -A pid=()      # target name -> server pid (upstream for the fake upstre
 declare -A base=()     # target name -> http://host:port
 
 wrk_pid=""
+# shellcheck disable=SC2317  # (run by the EXIT trap)
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM

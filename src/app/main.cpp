@@ -20,9 +20,8 @@ namespace {
 std::optional<sy::config> load(const std::string& path, bool explicit_path) {
   if (path.empty() && !explicit_path) {
     if (std::filesystem::exists("switchyard.yaml")) return load("switchyard.yaml", true);
-    return sy::default_config();
   }
-  auto loaded = sy::load_config_file(path);
+  auto loaded = path.empty() ? sy::default_config() : sy::load_config_file(path);
   if (auto* e = std::get_if<sy::config_error>(&loaded)) {
     std::fprintf(stderr, "switchyard: invalid configuration: %s\n", e->message.c_str());
     return std::nullopt;
@@ -49,6 +48,13 @@ int serve(const std::string& config_path) {
     cfg->keys.push_back({"generated", generated, {"*"}});
   }
   sy::log::init(cfg->log.level, cfg->log.access);
+  // Signals are caught from before the first connection is accepted, so a SIGTERM that comes
+  // right after start still drains instead of killing the process.
+  boost::asio::io_context signals_io;
+  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM);
+  int received = 0;
+  signals.async_wait([&](const boost::system::error_code&, int sig) { received = sig; });
+
   auto rt = sy::runtime::build(*cfg);
   sy::server srv(rt);
   if (auto ec = srv.start()) {
@@ -75,11 +81,6 @@ int serve(const std::string& config_path) {
         srv.address().c_str(), generated.c_str());
   }
   std::fflush(stdout);
-
-  boost::asio::io_context signals_io;
-  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM);
-  int received = 0;
-  signals.async_wait([&](const boost::system::error_code&, int sig) { received = sig; });
   signals_io.run();
   spdlog::info("received signal {}, draining (up to {} ms)", received,
                cfg->limits.drain_timeout.count());

@@ -352,7 +352,12 @@ std::variant<config, config_error> load_config_file(const std::string& path,
   return parse_config(text.str(), path, env);
 }
 
-config default_config(const env_lookup& env) {
+bool valid_base_url(std::string_view text) {
+  auto url = boost::urls::parse_absolute_uri(text);
+  return url && (url->scheme() == "http" || url->scheme() == "https") && !url->host().empty();
+}
+
+std::variant<config, config_error> default_config(const env_lookup& env) {
   config cfg;
   channel_config mock;
   mock.name = "mock";
@@ -365,6 +370,10 @@ config default_config(const env_lookup& env) {
     openai.type = channel_type::openai;
     auto base = env("OPENAI_BASE_URL");
     openai.base_url = base && !base->empty() ? *base : "https://api.openai.com/v1";
+    if (!valid_base_url(openai.base_url)) {
+      return config_error{"OPENAI_BASE_URL: expected an http:// or https:// URL, got '" +
+                          openai.base_url + "'"};
+    }
     while (!openai.base_url.empty() && openai.base_url.back() == '/')
       openai.base_url.pop_back();
     openai.api_keys = {*key};

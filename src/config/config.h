@@ -98,11 +98,14 @@ std::variant<config, config_error> load_config_file(const std::string& path,
                                                     const env_lookup& env = process_env());
 
 // The embedded defaults: 127.0.0.1:8080, the mock channel serving `demo`, and one channel per
-// provider key found in the environment (OPENAI_API_KEY today).
-config default_config(const env_lookup& env = process_env());
+// provider key found in the environment (OPENAI_API_KEY today; OPENAI_BASE_URL moves it).
+std::variant<config, config_error> default_config(const env_lookup& env = process_env());
 
-// Substitutes `${VAR}` / `${VAR:-default}`; an unset variable without a default becomes "".
-// Sets `missing` to the first variable that was unset and had no default.
+// Whether `url` is an absolute http:// or https:// URL with a host, as a base_url must be.
+bool valid_base_url(std::string_view url);
+
+// Substitutes `${VAR}` / `${VAR:-default}`; an unset or empty variable without a default
+// becomes "". Sets `missing` to the first such variable.
 std::string substitute_env(std::string_view text, const env_lookup& env,
                            std::string* missing = nullptr);
 

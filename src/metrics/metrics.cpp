@@ -33,13 +33,17 @@ void histogram::observe(double seconds) {
 }
 
 void shard::record(std::string_view model, std::string_view channel, int status, double seconds) {
-  char key_buf[256];
-  auto n =
-      fmt::format_to_n(key_buf, sizeof key_buf, "{}{}{}{}{}", model, '\0', channel, '\0', status);
-  std::string_view key_view(key_buf, std::min<std::size_t>(n.size, sizeof key_buf));
+  // One reused buffer per thread: no allocation once the series exists.
+  thread_local std::string key;
+  key.clear();
+  key.append(model);
+  key += '\0';
+  key.append(channel);
+  key += '\0';
+  fmt::format_to(std::back_inserter(key), "{}", status);
   std::lock_guard lock(mutex_);
-  auto it = requests_.find(key_view);
-  if (it == requests_.end()) it = requests_.emplace(std::string(key_view), 0).first;
+  auto it = requests_.find(std::string_view(key));
+  if (it == requests_.end()) it = requests_.emplace(key, 0).first;
   ++it->second;
   auto h = durations_.find(channel);
   if (h == durations_.end()) h = durations_.emplace(std::string(channel), histogram{}).first;

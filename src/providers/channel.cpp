@@ -6,15 +6,19 @@ namespace sy {
 
 channel::channel(channel_config cfg) : cfg_(std::move(cfg)) {
   if (cfg_.base_url.empty()) return;
-  // Validated by the config loader, so a parse failure here is a programming error.
-  auto url = boost::urls::parse_absolute_uri(cfg_.base_url).value();
+  auto parsed = boost::urls::parse_absolute_uri(cfg_.base_url);
+  if (!parsed) return;  // the config loader refuses such URLs; a bare target fails to resolve
+  const auto& url = *parsed;
   target_.tls = url.scheme() == "https";
   target_.host = std::string(url.encoded_host_address());
   if (!target_.host.empty() && target_.host.front() == '[') {
     target_.host = target_.host.substr(1, target_.host.size() - 2);
   }
-  target_.port = url.has_port() ? std::string(url.port()) : (target_.tls ? "443" : "80");
-  target_.host_header = std::string(url.encoded_host_and_port());
+  // "http://host:/v1" has an empty port, which means the default one (RFC 3986 3.2.3).
+  bool has_port = url.has_port() && !url.port().empty();
+  target_.port = has_port ? std::string(url.port()) : (target_.tls ? "443" : "80");
+  target_.host_header =
+      has_port ? std::string(url.encoded_host_and_port()) : std::string(url.encoded_host());
   target_.base_path = std::string(url.encoded_path());
   while (!target_.base_path.empty() && target_.base_path.back() == '/') {
     target_.base_path.pop_back();

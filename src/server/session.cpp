@@ -40,7 +40,10 @@ void finish(request_context& ctx) {
   auto end = clock::now();
   int status = ctx.out.started() ? static_cast<int>(ctx.out.status()) : 499;  // 499: client left
   double duration = seconds_between(ctx.start, end);
-  ctx.w.metrics().record(ctx.model, ctx.channel, status, duration);
+  // A model no channel took is the client's free text: kept out of the labels, so that made-up
+  // names cannot grow the series without bound.
+  ctx.w.metrics().record(ctx.channel.empty() ? std::string_view() : std::string_view(ctx.model),
+                         ctx.channel, status, duration);
   auto* log = log::access();
   if (!log) return;
   std::string line;
@@ -58,10 +61,15 @@ void finish(request_context& ctx) {
   } else {
     line += "null";
   }
-  line += R"(,"model":)";
-  json::append_quoted(line, ctx.model);
-  line += R"(,"channel":)";
-  json::append_quoted(line, ctx.channel);
+  for (auto [name, value] : {std::pair{",\"model\":", std::string_view(ctx.model)},
+                             std::pair{",\"channel\":", std::string_view(ctx.channel)}}) {
+    line += name;
+    if (value.empty()) {
+      line += "null";  // not known: refused before decoding or routing
+    } else {
+      json::append_quoted(line, value);
+    }
+  }
   fmt::format_to(out, R"(,"status":{},"stream":{},"duration_ms":{:.3f},"ttfb_ms":)", status,
                  ctx.stream, duration * 1000);
   if (ctx.first_byte) {

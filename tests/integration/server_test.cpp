@@ -141,7 +141,7 @@ TEST_F(server_test, health_and_metrics) {
   EXPECT_NE(m.body.find(R"(switchyard_requests_total{model="demo",channel="mock",status="200"} 1)"),
             std::string::npos)
       << m.body;
-  EXPECT_NE(m.body.find(R"(switchyard_requests_total{model="nope",channel="",status="404"} 1)"),
+  EXPECT_NE(m.body.find(R"(switchyard_requests_total{model="",channel="",status="404"} 1)"),
             std::string::npos);
   EXPECT_NE(
       m.body.find("switchyard_request_duration_seconds_bucket{channel=\"mock\",le=\"+Inf\"} 1"),

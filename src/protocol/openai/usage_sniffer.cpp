@@ -28,13 +28,21 @@ void usage_sniffer::feed(std::string_view bytes) {
     body_.append(bytes);
     return;
   }
-  sse_.feed(bytes, [this](const sse::event& e) {
-    // Only the chunk that carries usage is parsed; the others are skipped by a substring test.
-    auto at = e.data.find("\"usage\"");
-    if (at == std::string::npos) return;
-    at = e.data.find_first_not_of(" \t\r\n:", at + 7);
-    if (at != std::string::npos && e.data[at] == '{') read_usage(e.data);
+  if (overflow_) return;
+  bool ok = sse_.feed(bytes, [this](const sse::event& e) {
+    // Only a chunk with a usage object is parsed; the others are skipped by a substring test.
+    for (auto at = e.data.find("\"usage\""); at != std::string::npos;
+         at = e.data.find("\"usage\"", at + 7)) {
+      auto next = e.data.find_first_not_of(" \t\r\n", at + 7);
+      if (next == std::string::npos || e.data[next] != ':') continue;
+      next = e.data.find_first_not_of(" \t\r\n", next + 1);
+      if (next != std::string::npos && e.data[next] == '{') {
+        read_usage(e.data);
+        return;
+      }
+    }
   });
+  if (!ok) overflow_ = true;  // a "stream" with no line breaks: stop looking, keep relaying
 }
 
 usage_counts usage_sniffer::finish() {

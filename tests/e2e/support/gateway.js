@@ -230,10 +230,16 @@ function sendJson(res, status, obj) {
 // ---------------------------------------------------------------------------------------------
 
 const live = new Set();
+const liveDirs = new Set();
 process.once('exit', () => {
   for (const child of live) {
     try {
       child.kill('SIGKILL');
+    } catch {}
+  }
+  for (const dir of liveDirs) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
     } catch {}
   }
 });
@@ -245,21 +251,32 @@ export function gatewayBinary() {
 /**
  * Writes `configYamlText` to a temporary file, starts `switchyard serve --config <file>` and
  * waits (up to `timeoutMs`) for a stdout line `listening on http://host:port`.
- * Resolves to { baseURL, child, output(), exited, exitInfo, stop() }; baseURL is the printed address without a
- * trailing slash. stop() sends SIGTERM, waits for the exit (SIGKILL after 5 s) and resolves to
- * { code, signal }; it asserts nothing. The process is killed when node exits in any case.
+ * Resolves to { baseURL, child, dir, configPath, output(), waitForOutput(), exited, closed,
+ * exitInfo, stop() }; baseURL is the printed address without a trailing slash. stop() sends
+ * SIGTERM, waits for the exit (SIGKILL after 5 s) and resolves to { code, signal }; it asserts
+ * nothing. The process is killed (and its temporary directory removed) when node exits in any case.
+ *
+ * With `configFlag: false` the file is written as `switchyard.yaml` in the temporary directory and
+ * the gateway is started there as `switchyard serve` (no --config), to exercise the lookup of
+ * ./switchyard.yaml. `cwd` sets the working directory otherwise (default: this process's).
  */
-export function startGateway(configYamlText, { timeoutMs = 10_000, args = [], env = {} } = {}) {
+export function startGateway(
+  configYamlText,
+  { timeoutMs = 10_000, args = [], env = {}, configFlag = true, cwd = undefined } = {},
+) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'switchyard-e2e-'));
+  liveDirs.add(dir);
   const configPath = path.join(dir, 'switchyard.yaml');
   writeFileSync(configPath, configYamlText);
   const bin = gatewayBinary();
 
   let stdout = '';
   let stderr = '';
-  const child = spawn(bin, ['serve', '--config', configPath, ...args], {
+  const argv = configFlag ? ['serve', '--config', configPath, ...args] : ['serve', ...args];
+  const child = spawn(bin, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
+    cwd: configFlag ? cwd : dir,
   });
   live.add(child);
   const exited = new Promise((resolve) => {
@@ -268,7 +285,10 @@ export function startGateway(configYamlText, { timeoutMs = 10_000, args = [], en
       resolve({ code, signal });
     });
   });
-  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  const cleanup = () => {
+    rmSync(dir, { recursive: true, force: true });
+    liveDirs.delete(dir);
+  };
   exited.then(cleanup);
   // Output may still be in the pipes when 'exit' fires; 'close' comes once they are drained.
   const closed = new Promise((resolve) => child.once('close', resolve));
@@ -317,9 +337,35 @@ export function startGateway(configYamlText, { timeoutMs = 10_000, args = [], en
       resolve({
         baseURL,
         child,
+        dir,
+        configPath,
         output: () => ({ stdout, stderr }),
+        /**
+         * Resolves with the output ({ stdout, stderr }) once `pred(output)` is true; polls every
+         * 20 ms and rejects after `waitMs` (or as soon as the output is complete and still fails).
+         */
+        waitForOutput(pred, waitMs = 5000) {
+          const deadline = Date.now() + waitMs;
+          let done = false;
+          closed.then(() => (done = true));
+          return new Promise((resolve2, reject2) => {
+            const poll = () => {
+              const out = { stdout, stderr };
+              if (pred(out)) return resolve2(out);
+              if (done || Date.now() > deadline) {
+                return reject2(
+                  new Error(`expected output did not appear within ${waitMs} ms\n--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`),
+                );
+              }
+              setTimeout(poll, 20);
+            };
+            poll();
+          });
+        },
         /** Resolves to { code, signal } when the process exits. */
         exited,
+        /** Resolves once the process has exited and its stdout and stderr are drained. */
+        closed,
         /** null while the process runs; { code, signal } once it has exited. */
         get exitInfo() {
           return exitInfo;
@@ -330,6 +376,44 @@ export function startGateway(configYamlText, { timeoutMs = 10_000, args = [], en
     exited.then(async ({ code, signal }) => {
       await Promise.race([closed, new Promise((r) => setTimeout(r, 500))]);
       fail(`exited before listening (code ${code}, signal ${signal})`);
+    });
+  });
+}
+
+
+/**
+ * Runs `switchyard ...args` to completion (SIGKILL after `timeoutMs`) and resolves to
+ * { code, signal, stdout, stderr }.
+ */
+export function runSwitchyard(args, { cwd = undefined, env = {}, timeoutMs = 10_000 } = {}) {
+  const bin = gatewayBinary();
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd, env: { ...process.env, ...env } });
+    live.add(child);
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      live.delete(child);
+      reject(new Error(`switchyard (${bin}) could not be started: ${err.message}`));
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      live.delete(child);
+      if (timedOut) {
+        reject(new Error(`switchyard ${args.join(' ')} did not exit within ${timeoutMs} ms\n--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`));
+        return;
+      }
+      resolve({ code, signal, stdout, stderr });
     });
   });
 }
