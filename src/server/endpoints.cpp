@@ -48,12 +48,18 @@ asio::awaitable<void> watch_client(request_context& ctx) {
       co_await forever.async_wait(use_tuple);
       co_return;
     }
-    auto [ec, n] = co_await socket.async_read_some(ctx.client_buffer.prepare(4096), use_tuple);
-    if (!ec) {
-      ctx.client_buffer.commit(n);
-      continue;
-    }
+    // Waiting for readability costs no system call up front, unlike a speculative read.
+    auto [ec] = co_await socket.async_wait(asio::ip::tcp::socket::wait_read, use_tuple);
     if (ec == asio::error::operation_aborted) co_return;  // the response is complete
+    std::size_t available = ec ? 0 : socket.available(ec);
+    if (!ec && available > 0) {
+      auto n = socket.read_some(ctx.client_buffer.prepare(available), ec);
+      if (!ec) {
+        ctx.client_buffer.commit(n);
+        continue;
+      }
+    }
+    // Readable with nothing to read: the client closed (or the socket failed).
     if (ctx.out.finished()) co_return;  // it left after the last byte: nothing was lost
     ctx.client_gone = true;
     if (ctx.upstream) {

@@ -2,6 +2,7 @@
 // Content-Length, or chunked. The header and the first piece leave in one write.
 #pragma once
 
+#include "common/deadline.h"
 #include "common/net.h"
 
 #include <boost/asio/awaitable.hpp>
@@ -20,8 +21,10 @@ using boost::system::error_code;
 
 class response_writer {
  public:
-  response_writer(beast::tcp_stream& stream, std::chrono::milliseconds write_timeout)
-      : stream_(stream), timeout_(write_timeout) {}
+  // Each write must finish within `write_timeout`, enforced through `guard`.
+  response_writer(beast::tcp_stream& stream, watchdog& guard,
+                  std::chrono::milliseconds write_timeout)
+      : stream_(stream), guard_(guard), timeout_(write_timeout) {}
 
   // `fields` must not carry Content-Length, Transfer-Encoding or Connection; they are set here.
   // `content_length` empty means chunked. `last` writes the whole response at once.
@@ -48,6 +51,7 @@ class response_writer {
                                    std::string_view d);
 
   beast::tcp_stream& stream_;
+  watchdog& guard_;
   std::chrono::milliseconds timeout_;
   std::string head_;
   bool started_ = false;

@@ -22,7 +22,7 @@ worker::worker(server& owner, std::size_t index, std::shared_ptr<const runtime> 
     : owner_(owner),
       index_(index),
       rt_(std::move(rt)),
-      pool_(ioc_, tls),
+      pool_(ioc_, tls, sweeper_),
       metrics_(shard),
       rng_(std::random_device{}() ^ (static_cast<std::uint64_t>(index) << 32)) {}
 
@@ -46,6 +46,7 @@ void worker::open_acceptor(const tcp::endpoint& ep, boost::system::error_code& e
 }
 
 void worker::start() {
+  sweeper_.start();
   asio::co_spawn(ioc_, accept_loop(), asio::detached);
 }
 
@@ -73,9 +74,17 @@ void worker::begin_drain() {
   boost::system::error_code ec;
   acceptor_.close(ec);
   for (auto* s : sessions_) {
-    if (s->idle) s->stream->socket().cancel(ec);
+    if (s->idle) s->stream->socket().close(ec);
   }
   pool_.clear();
+}
+
+void worker::force_close() {
+  boost::system::error_code ec;
+  for (auto* s : sessions_) s->stream->socket().close(ec);
+  sweeper_.fire_all();  // upstream connections in use
+  pool_.clear();
+  sweeper_.stop();
 }
 
 server::server(std::shared_ptr<const runtime> rt)
@@ -136,16 +145,29 @@ std::string server::address() const {
 void server::drain(std::chrono::milliseconds timeout) {
   if (stopped_) return;
   stopped_ = true;
-  for (auto& w : workers_)
-    asio::post(w->io(), [&w = *w] { w.begin_drain(); });
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (active_sessions_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  for (auto& w : workers_)
-    w->io().stop();
-  for (auto& t : threads_)
-    t.join();
+  using steady = std::chrono::steady_clock;
+  auto wait_until = [&](steady::time_point until, auto done) {
+    while (!done() && steady::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  };
+  auto no_sessions = [&] { return active_sessions_.load() == 0; };
+  for (auto& w : workers_) asio::post(w->io(), [&w = *w] { w.begin_drain(); });
+  wait_until(steady::now() + timeout, no_sessions);
+  // What still runs after the drain timeout is cut off; each session unwinds on its own thread,
+  // so nothing is left suspended when the event loops are destroyed.
+  for (auto& w : workers_) asio::post(w->io(), [&w = *w] { w.force_close(); });
+  wait_until(steady::now() + std::chrono::seconds(5), no_sessions);
+  // With no work left each event loop returns by itself; stop() is the last resort.
+  auto all_stopped = [&] {
+    for (auto& w : workers_) {
+      if (!w->io().stopped()) return false;
+    }
+    return true;
+  };
+  wait_until(steady::now() + std::chrono::seconds(2), all_stopped);
+  for (auto& w : workers_) w->io().stop();
+  for (auto& t : threads_) t.join();
   threads_.clear();
 }
 

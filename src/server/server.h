@@ -2,6 +2,7 @@
 // acceptor and its own upstream pool, sharing only the runtime snapshot and the metrics.
 #pragma once
 
+#include "common/deadline.h"
 #include "common/net.h"
 #include "metrics/metrics.h"
 #include "server/runtime.h"
@@ -37,6 +38,7 @@ class worker {
   asio::io_context& io() { return ioc_; }
   const runtime& rt() const { return *rt_; }
   upstream::pool& pool() { return pool_; }
+  deadline_sweeper& sweeper() { return sweeper_; }
   metrics::shard& metrics() { return metrics_; }
   server& owner() { return owner_; }
   bool draining() const { return draining_; }
@@ -47,6 +49,9 @@ class worker {
   void start();
   // Runs on the worker's thread: stop accepting, close idle connections.
   void begin_drain();
+  // Runs on the worker's thread after the drain timeout: close every connection still open, so
+  // every session ends and the worker's event loop runs out of work.
+  void force_close();
 
   void add(session_state* s) { sessions_.insert(s); }
   void remove(session_state* s) { sessions_.erase(s); }
@@ -57,6 +62,7 @@ class worker {
   server& owner_;
   std::size_t index_;
   asio::io_context ioc_{1};
+  deadline_sweeper sweeper_{ioc_};
   asio::ip::tcp::acceptor acceptor_{ioc_};
   std::shared_ptr<const runtime> rt_;
   upstream::pool pool_;

@@ -93,12 +93,13 @@ void finish(request_context& ctx) {
 }
 
 // Errors found before a request context exists (bad framing, limits): answer and close.
-asio::awaitable<void> reject(beast::tcp_stream& stream, errc code, const std::string& message) {
+asio::awaitable<void> reject(beast::tcp_stream& stream, watchdog& guard, errc code,
+                             const std::string& message) {
   const error e{code, message, {}};
   auto body = openai::encode_error(e);
   http::fields f;
   f.set(http::field::content_type, "application/json");
-  response_writer out(stream, std::chrono::seconds(5));
+  response_writer out(stream, guard, std::chrono::seconds(5));
   co_await out.start(info(code).http_status, f, body.size(), false, body, true);
 }
 
@@ -107,13 +108,15 @@ asio::awaitable<void> reject(beast::tcp_stream& stream, errc code, const std::st
 asio::awaitable<void> run_session(worker& w, asio::ip::tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
+  buffer.reserve(16u << 10);  // a whole ordinary request in one read, not 512-byte ones
+  watchdog guard(w.sweeper(), stream.socket());
   session_state state{&stream, true};
   w.add(&state);
   struct unregister {
     worker& w;
     session_state* s;
     ~unregister() { w.remove(s); }
-  } guard{w, &state};
+  } registration{w, &state};
 
   const auto& limits = w.rt().cfg.limits;
   bool first = true;
@@ -123,15 +126,17 @@ asio::awaitable<void> run_session(worker& w, asio::ip::tcp::socket socket) {
       parser.header_limit(limits.max_header_bytes);
       parser.body_limit(limits.max_body_bytes);
       state.idle = true;
-      stream.expires_after(first ? limits.header_timeout : limits.idle_timeout);
+      guard.arm(first ? limits.header_timeout : limits.idle_timeout);
       first = false;
       auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+      guard.disarm();
       state.idle = false;
+      if (guard.expired()) break;  // the client went quiet
       if (ec == http::error::header_limit) {
         {
           const std::string message =
               "The request headers exceed " + std::to_string(limits.max_header_bytes) + " bytes.";
-          co_await reject(stream, errc::headers_too_large, message);
+          co_await reject(stream, guard, errc::headers_too_large, message);
         }
         break;
       }
@@ -139,34 +144,36 @@ asio::awaitable<void> run_session(worker& w, asio::ip::tcp::socket socket) {
         {
           const std::string message = "The request body exceeds the limit of " +
                                       std::to_string(limits.max_body_bytes) + " bytes.";
-          co_await reject(stream, errc::payload_too_large, message);
+          co_await reject(stream, guard, errc::payload_too_large, message);
         }
         break;
       }
       if (ec == http::error::end_of_stream || ec == asio::error::eof ||
-          ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+          ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor ||
           ec == asio::error::connection_reset) {
         break;  // the client closed, went quiet, or we are draining
       }
       if (ec) {
         {
           const std::string message = "Malformed HTTP request: " + ec.message() + ".";
-          co_await reject(stream, errc::invalid_request, message);
+          co_await reject(stream, guard, errc::invalid_request, message);
         }
         break;
       }
       if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
-        stream.expires_after(limits.header_timeout);
+        guard.arm(limits.header_timeout);
         co_await asio::async_write(stream, asio::buffer("HTTP/1.1 100 Continue\r\n\r\n", 25),
                                    use_tuple);
+        guard.disarm();
       }
-      stream.expires_after(limits.idle_timeout);
+      guard.arm(limits.idle_timeout);
       auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
+      guard.disarm();
       if (bec == http::error::body_limit) {
         {
           const std::string message = "The request body exceeds the limit of " +
                                       std::to_string(limits.max_body_bytes) + " bytes.";
-          co_await reject(stream, errc::payload_too_large, message);
+          co_await reject(stream, guard, errc::payload_too_large, message);
         }
         break;
       }
@@ -174,7 +181,7 @@ asio::awaitable<void> run_session(worker& w, asio::ip::tcp::socket socket) {
 
       auto& req = parser.get();
       request_context ctx{w,      w.rt(), stream,
-                          buffer, req,    response_writer(stream, limits.idle_timeout)};
+                          buffer, req,    response_writer(stream, guard, limits.idle_timeout)};
       auto id = req["x-request-id"];
       ctx.request_id = valid_request_id(id) ? std::string(id) : new_request_id(w);
       ctx.keep_alive = req.keep_alive() && !w.draining();

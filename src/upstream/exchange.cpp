@@ -99,7 +99,6 @@ template <class Stream>
 asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream& stream, call& c,
                                  steady::time_point deadline) {
   const auto& timeouts = c.target.config().timeouts;
-  auto& lowest = conn.lowest();
   auto head = request_head(c, c.target.next_api_key(), ctx);
 
   auto timed_out = [&](std::string_view what) {
@@ -111,12 +110,14 @@ asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream&
                  "upstream " + c.target.name() + ": " + std::string(what) + ": " + ec.message()};
   };
 
-  lowest.expires_after(until(deadline, timeouts.first_byte));
+  // One deadline for sending the request and receiving the response header.
+  conn.guard.arm(until(deadline, timeouts.first_byte));
   std::array<asio::const_buffer, 2> request{asio::buffer(head), asio::buffer(c.body)};
   auto [wec, wn] = co_await asio::async_write(stream, request, use_tuple);
   if (wec) {
+    conn.guard.disarm();
+    if (conn.guard.expired()) co_return result{outcome::close, timed_out("sending")};
     if (conn.reused && !ctx.client_gone) co_return result{outcome::stale, {}};
-    if (wec == beast::error::timeout) co_return result{outcome::close, timed_out("sending")};
     co_return result{outcome::close, broken("sending the request failed", wec)};
   }
 
@@ -124,9 +125,10 @@ asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream&
   parser.body_limit(boost::none);
   parser.header_limit(64u << 10);
   auto [hec, hn] = co_await http::async_read_header(stream, conn.buffer, parser, use_tuple);
+  conn.guard.disarm();
   if (hec) {
     if (ctx.client_gone) co_return result{outcome::close, {}};
-    if (hec == beast::error::timeout) co_return result{outcome::close, timed_out("first byte")};
+    if (conn.guard.expired()) co_return result{outcome::close, timed_out("first byte")};
     if (conn.reused && is_connection_lost(hec) && !parser.got_some()) {
       co_return result{outcome::stale, {}};
     }
@@ -162,13 +164,14 @@ asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream&
   while (!done) {
     res.body().data = buf.data();
     res.body().size = buf.size();
-    lowest.expires_after(until(deadline, timeouts.idle));
+    conn.guard.arm(until(deadline, timeouts.idle));
     auto [rec, rn] = co_await http::async_read_some(stream, conn.buffer, parser, use_tuple);
+    conn.guard.disarm();
     if (rec == http::error::need_buffer) rec = {};
     if (rec) {
       if (ctx.client_gone) co_return result{outcome::close, {}};
-      auto failure = rec == beast::error::timeout ? timed_out("reading the response")
-                                                  : broken("response cut short", rec);
+      auto failure = conn.guard.expired() ? timed_out("reading the response")
+                                          : broken("response cut short", rec);
       if (!ctx.out.started()) co_return result{outcome::close, failure};
       // Bytes already reached the client: end the stream with an error it can see.
       ctx.failure = failure.code;

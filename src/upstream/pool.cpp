@@ -24,7 +24,8 @@ bool still_open(connection& conn) {
 
 }  // namespace
 
-pool::pool(asio::io_context& ioc, asio::ssl::context& tls) : ioc_(ioc), tls_(tls) {}
+pool::pool(asio::io_context& ioc, asio::ssl::context& tls, deadline_sweeper& sweeper)
+    : ioc_(ioc), tls_(tls), sweeper_(sweeper) {}
 
 std::size_t pool::idle_count() const {
   std::size_t n = 0;
@@ -66,34 +67,52 @@ asio::awaitable<std::variant<connection_ptr, error>> pool::connect(
   };
   auto conn = std::make_unique<connection>();
   conn->plain.emplace(ioc_);
+  conn->buffer.reserve(16u << 10);  // whole responses per read, not 512-byte pieces
   auto deadline = std::chrono::steady_clock::now() + timeout;
 
   tcp::resolver resolver(ioc_);
   auto [rec, endpoints] = co_await resolver.async_resolve(target.host, target.port, use_tuple);
   if (rec) co_return fail(errc::upstream_unreachable, "cannot resolve host", rec);
 
-  conn->plain->expires_at(deadline);
-  auto [cec, ep] = co_await conn->plain->async_connect(endpoints, use_tuple);
-  if (cec == beast::error::timeout) {
-    co_return fail(errc::upstream_timeout, "connect timed out", cec);
+  // Each address in turn, all under one deadline.
+  auto& socket = conn->plain->socket();
+  boost::system::error_code cec = asio::error::host_not_found;
+  for (const auto& entry : endpoints) {
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    socket.open(entry.endpoint().protocol(), cec);
+    if (cec) continue;
+    conn->guard.bind(sweeper_, socket);
+    conn->guard.arm_until(deadline);
+    std::tie(cec) = co_await socket.async_connect(entry.endpoint(), use_tuple);
+    conn->guard.disarm();
+    if (!cec || conn->guard.expired()) break;
+  }
+  if (conn->guard.expired()) {
+    co_return fail(errc::upstream_timeout, "connect timed out", asio::error::timed_out);
   }
   if (cec) co_return fail(errc::upstream_unreachable, "cannot connect", cec);
-  conn->plain->socket().set_option(tcp::no_delay(true));
+  socket.set_option(tcp::no_delay(true), cec);
 
   if (target.tls) {
-    conn->tls.emplace(std::move(*conn->plain), target.tls_context ? *target.tls_context : tls_);
+    conn->tls.emplace(std::move(*conn->plain),
+                      target.tls_context ? *target.tls_context : tls_);
     conn->plain.reset();
     if (!SSL_set_tlsext_host_name(conn->tls->native_handle(), target.host.c_str())) {
-      co_return error{errc::upstream_unreachable, "upstream " + target.pool_key + ": bad SNI name"};
+      co_return error{errc::upstream_unreachable,
+                      "upstream " + target.pool_key + ": bad SNI name"};
     }
     conn->tls->set_verify_callback(asio::ssl::host_name_verification(target.host));
-    beast::get_lowest_layer(*conn->tls).expires_at(deadline);
+    conn->guard.bind(sweeper_, conn->lowest().socket());  // the socket object moved
+    conn->guard.arm_until(deadline);
     auto [hec] = co_await conn->tls->async_handshake(asio::ssl::stream_base::client, use_tuple);
-    if (hec == beast::error::timeout) {
-      co_return fail(errc::upstream_timeout, "TLS handshake timed out", hec);
+    conn->guard.disarm();
+    if (conn->guard.expired()) {
+      co_return fail(errc::upstream_timeout, "TLS handshake timed out", asio::error::timed_out);
     }
     if (hec) co_return fail(errc::upstream_unreachable, "TLS handshake failed", hec);
   }
+  conn->guard.bind(sweeper_, conn->lowest().socket());
   co_return conn;
 }
 

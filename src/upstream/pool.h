@@ -2,6 +2,7 @@
 // timeout, TLS with certificate verification and SNI, reuse idle connections, drop stale ones.
 #pragma once
 
+#include "common/deadline.h"
 #include "common/error.h"
 #include "common/net.h"
 #include "providers/channel.h"
@@ -30,6 +31,7 @@ struct connection {
   std::optional<beast::tcp_stream> plain;
   std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
   beast::flat_buffer buffer;
+  watchdog guard;  // bound to the socket; armed around each operation of an exchange
   std::chrono::steady_clock::time_point idle_since;
   bool reused = false;
 
@@ -40,7 +42,7 @@ using connection_ptr = std::unique_ptr<connection>;
 
 class pool {
  public:
-  pool(asio::io_context& ioc, asio::ssl::context& tls);
+  pool(asio::io_context& ioc, asio::ssl::context& tls, deadline_sweeper& sweeper);
 
   // An idle connection to `target`, or a new one.
   asio::awaitable<std::variant<connection_ptr, error>> acquire(const upstream_target& target,
@@ -64,6 +66,7 @@ class pool {
 
   asio::io_context& ioc_;
   asio::ssl::context& tls_;
+  deadline_sweeper& sweeper_;
   std::unordered_map<std::string, std::vector<connection_ptr>> idle_;
 };
 
