@@ -28,13 +28,15 @@ void deadline_sweeper::start() {
 
 void deadline_sweeper::stop() {
   stopped_ = true;
-  for (auto* w : armed_) w->index_ = watchdog::npos;
+  for (auto* w : armed_)
+    w->index_ = watchdog::npos;
   armed_.clear();
   timer_.cancel();
 }
 
 void deadline_sweeper::fire_all() {
-  while (!armed_.empty()) fire(armed_.back());
+  while (!armed_.empty())
+    fire(armed_.back());
 }
 
 void deadline_sweeper::add(watchdog* w) {

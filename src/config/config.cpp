@@ -353,6 +353,8 @@ std::variant<config, config_error> load_config_file(const std::string& path,
 }
 
 bool valid_base_url(std::string_view text) {
+  // The scheme first: Boost.URL 1.81 asserts on "http:<" and the like (boostorg/url#665).
+  if (!text.starts_with("http://") && !text.starts_with("https://")) return false;
   auto url = boost::urls::parse_absolute_uri(text);
   return url && (url->scheme() == "http" || url->scheme() == "https") && !url->host().empty();
 }

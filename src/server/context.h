@@ -25,6 +25,14 @@ struct usage_counts {
   std::int64_t completion_tokens = -1;
 };
 
+// The last key a connection authenticated with: a keep-alive connection almost always presents
+// the same key again, and comparing it costs far less than hashing it.
+struct auth_cache {
+  std::string key;
+  const runtime* rt = nullptr;  // the snapshot `record` belongs to
+  const key_record* record = nullptr;
+};
+
 struct request_context {
   worker& w;
   const runtime& rt;
@@ -45,6 +53,8 @@ struct request_context {
   bool stream = false;
   usage_counts usage;
   std::optional<errc> failure;  // the gateway's own error, if it ended in one
+
+  auth_cache* auth = nullptr;  // owned by the session
 
   // Set while an upstream connection is in use, so a client that goes away can drop it at once.
   beast::tcp_stream* upstream = nullptr;

@@ -9,7 +9,8 @@
 
 #include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -17,7 +18,6 @@
 
 namespace sy {
 namespace http = beast::http;
-using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -38,37 +38,57 @@ asio::awaitable<void> send_json(request_context& ctx, unsigned status, const std
 
 // Watches the client while a response is being produced. Pipelined bytes are kept for the next
 // request; end of stream or an error means the client left: the upstream connection is closed
-// at once, which ends the exchange.
-asio::awaitable<void> watch_client(request_context& ctx) {
-  auto& socket = ctx.client.socket();
-  for (;;) {
-    if (ctx.client_buffer.size() >= 64 * 1024) {
-      // Enough pipelined input buffered; wait (until cancelled) without reading more.
-      asio::steady_timer forever(socket.get_executor(), asio::steady_timer::time_point::max());
-      co_await forever.async_wait(use_tuple);
-      co_return;
-    }
-    // Waiting for readability costs no system call up front, unlike a speculative read.
-    auto [ec] = co_await socket.async_wait(asio::ip::tcp::socket::wait_read, use_tuple);
-    if (ec == asio::error::operation_aborted) co_return;  // the response is complete
-    std::size_t available = ec ? 0 : socket.available(ec);
-    if (!ec && available > 0) {
-      auto n = socket.read_some(ctx.client_buffer.prepare(available), ec);
-      if (!ec) {
-        ctx.client_buffer.commit(n);
-        continue;
-      }
-    }
-    // Readable with nothing to read: the client closed (or the socket failed).
-    if (ctx.out.finished()) co_return;  // it left after the last byte: nothing was lost
-    ctx.client_gone = true;
-    if (ctx.upstream) {
-      boost::system::error_code ignored;
-      ctx.upstream->socket().close(ignored);
-    }
-    co_return;
+// at once, which ends the exchange. A plain completion handler on a readiness wait, not a
+// coroutine run in parallel with the exchange: that costs one small allocation instead of a
+// parallel group and a spawned coroutine per request.
+class client_watch {
+ public:
+  explicit client_watch(request_context& ctx) : state_(std::make_shared<state>(ctx)) {
+    arm(state_);
   }
-}
+  ~client_watch() {
+    state_->done = true;
+    state_->stop.emit(asio::cancellation_type::terminal);
+  }
+  client_watch(const client_watch&) = delete;
+  client_watch& operator=(const client_watch&) = delete;
+
+ private:
+  struct state {
+    explicit state(request_context& c) : ctx(c) {}
+    request_context& ctx;  // valid while !done
+    bool done = false;
+    asio::cancellation_signal stop;
+  };
+
+  static void arm(const std::shared_ptr<state>& s) {
+    s->ctx.client.socket().async_wait(
+        asio::ip::tcp::socket::wait_read,
+        asio::bind_cancellation_slot(s->stop.slot(), [s](boost::system::error_code ec) {
+          if (s->done || ec == asio::error::operation_aborted) return;
+          auto& ctx = s->ctx;
+          auto& socket = ctx.client.socket();
+          std::size_t available = ec ? 0 : socket.available(ec);
+          if (!ec && available > 0) {
+            if (ctx.client_buffer.size() >= 64 * 1024) return;  // enough pipelined input
+            auto n = socket.read_some(ctx.client_buffer.prepare(available), ec);
+            if (!ec) {
+              ctx.client_buffer.commit(n);
+              arm(s);
+              return;
+            }
+          }
+          // Readable with nothing to read: the client closed (or the socket failed).
+          if (ctx.out.finished()) return;  // it left after the last byte: nothing was lost
+          ctx.client_gone = true;
+          boost::system::error_code ignored;
+          if (ctx.upstream) ctx.upstream->socket().close(ignored);
+          socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);  // ends a mock stream
+        }));
+  }
+
+  std::shared_ptr<state> state_;
+};
 
 const key_record* authenticate(request_context& ctx, std::optional<error>& failure) {
   auto key = extract_key(ctx.req[http::field::authorization], ctx.req["x-api-key"]);
@@ -79,7 +99,18 @@ const key_record* authenticate(request_context& ctx, std::optional<error>& failu
                     "YOUR_KEY), or in an x-api-key header."};
     return nullptr;
   }
-  const auto* record = ctx.rt.keys.find(key);
+  const key_record* record = nullptr;
+  auto* cache = ctx.auth;
+  if (cache && cache->rt == &ctx.rt && cache->record && cache->key == key) {
+    record = cache->record;
+  } else {
+    record = ctx.rt.keys.find(key);
+    if (cache && record) {
+      cache->key.assign(key);
+      cache->rt = &ctx.rt;
+      cache->record = record;
+    }
+  }
   if (!record) {
     failure = error{errc::invalid_api_key, "Incorrect API key provided."};
     return nullptr;
@@ -153,10 +184,11 @@ asio::awaitable<void> relay(request_context& ctx, openai::endpoint kind, std::st
   ctx.channel = d.target->name();
 
   if (d.target->config().type == channel_type::mock) {
+    client_watch watch(ctx);
     if (kind == openai::endpoint::chat_completions) {
-      co_await (mock::serve_chat(ctx, *d.target, probe) || watch_client(ctx));
+      co_await mock::serve_chat(ctx, *d.target, probe);
     } else {
-      co_await (mock::serve_embeddings(ctx, *d.target, probe) || watch_client(ctx));
+      co_await mock::serve_embeddings(ctx, *d.target, probe);
     }
     co_return;
   }
@@ -167,12 +199,12 @@ asio::awaitable<void> relay(request_context& ctx, openai::endpoint kind, std::st
   c.stream = ctx.stream;
   c.body = std::move(ctx.req.body());
   openai::rewrite_model(c.body, probe, d.upstream_model);
-  auto outcome = co_await (upstream::forward(ctx, ctx.w.pool(), c) || watch_client(ctx));
-  if (outcome.index() == 0) {
-    if (auto& failure = std::get<0>(outcome); failure && !ctx.client_gone) {
-      co_await send_error(ctx, *failure);
-    }
+  std::optional<error> failure;
+  {
+    client_watch watch(ctx);
+    failure = co_await upstream::forward(ctx, ctx.w.pool(), c);
   }
+  if (failure && !ctx.client_gone) co_await send_error(ctx, *failure);
 }
 
 }  // namespace

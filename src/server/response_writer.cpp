@@ -35,15 +35,8 @@ asio::awaitable<error_code> response_writer::send(std::string_view a, std::strin
   co_return ec;
 }
 
-asio::awaitable<error_code> response_writer::start(unsigned status, const http::fields& fields,
-                                                   std::optional<std::uint64_t> content_length,
-                                                   bool keep_alive, std::string_view first,
-                                                   bool last) {
-  started_ = true;
+void response_writer::prepare(unsigned status) {
   status_ = status;
-  chunked_ = !content_length && !http10_;
-  if (!content_length && http10_) keep_alive = false;
-  closes_ = !keep_alive;
   head_.clear();
   head_ += "HTTP/1.1 ";
   head_ += std::to_string(status);
@@ -51,12 +44,33 @@ asio::awaitable<error_code> response_writer::start(unsigned status, const http::
   auto reason = http::obsolete_reason(http::int_to_status(status));
   head_.append(reason.data(), reason.size());
   head_ += "\r\n";
-  for (const auto& f : fields) {
-    head_.append(f.name_string().data(), f.name_string().size());
-    head_ += ": ";
-    head_.append(f.value().data(), f.value().size());
-    head_ += "\r\n";
-  }
+}
+
+void response_writer::header(std::string_view name, std::string_view value) {
+  head_.append(name);
+  head_ += ": ";
+  head_.append(value);
+  head_ += "\r\n";
+}
+
+asio::awaitable<error_code> response_writer::start(unsigned status, const http::fields& fields,
+                                                   std::optional<std::uint64_t> content_length,
+                                                   bool keep_alive, std::string_view first,
+                                                   bool last) {
+  // Not a coroutine: no frame of its own; the caller awaits the inner start at once.
+  prepare(status);
+  for (const auto& f : fields)
+    header(f.name_string(), f.value());
+  return start(content_length, keep_alive, first, last);
+}
+
+asio::awaitable<error_code> response_writer::start(std::optional<std::uint64_t> content_length,
+                                                   bool keep_alive, std::string_view first,
+                                                   bool last) {
+  started_ = true;
+  chunked_ = !content_length && !http10_;
+  if (!content_length && http10_) keep_alive = false;
+  closes_ = !keep_alive;
   if (content_length) {
     head_ += "Content-Length: ";
     head_ += std::to_string(*content_length);

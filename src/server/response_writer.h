@@ -26,8 +26,15 @@ class response_writer {
                   std::chrono::milliseconds write_timeout)
       : stream_(stream), guard_(guard), timeout_(write_timeout) {}
 
-  // `fields` must not carry Content-Length, Transfer-Encoding or Connection; they are set here.
-  // `content_length` empty means chunked. `last` writes the whole response at once.
+  // A response head is built in two steps so a relay can copy header fields straight from the
+  // upstream's parser: prepare(status), header(name, value)..., then start(...).
+  // Content-Length, Transfer-Encoding and Connection are set by start, never by header().
+  void prepare(unsigned status);
+  void header(std::string_view name, std::string_view value);
+  // Sends the head and `first`. `content_length` empty means chunked. `last`: that was all.
+  asio::awaitable<error_code> start(std::optional<std::uint64_t> content_length, bool keep_alive,
+                                    std::string_view first = {}, bool last = false);
+  // prepare + header for each of `fields` + start, for responses the gateway makes itself.
   asio::awaitable<error_code> start(unsigned status, const beast::http::fields& fields,
                                     std::optional<std::uint64_t> content_length, bool keep_alive,
                                     std::string_view first = {}, bool last = false);

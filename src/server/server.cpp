@@ -81,7 +81,8 @@ void worker::begin_drain() {
 
 void worker::force_close() {
   boost::system::error_code ec;
-  for (auto* s : sessions_) s->stream->socket().close(ec);
+  for (auto* s : sessions_)
+    s->stream->socket().close(ec);
   sweeper_.fire_all();  // upstream connections in use
   pool_.clear();
   sweeper_.stop();
@@ -152,11 +153,13 @@ void server::drain(std::chrono::milliseconds timeout) {
     }
   };
   auto no_sessions = [&] { return active_sessions_.load() == 0; };
-  for (auto& w : workers_) asio::post(w->io(), [&w = *w] { w.begin_drain(); });
+  for (auto& w : workers_)
+    asio::post(w->io(), [&w = *w] { w.begin_drain(); });
   wait_until(steady::now() + timeout, no_sessions);
   // What still runs after the drain timeout is cut off; each session unwinds on its own thread,
   // so nothing is left suspended when the event loops are destroyed.
-  for (auto& w : workers_) asio::post(w->io(), [&w = *w] { w.force_close(); });
+  for (auto& w : workers_)
+    asio::post(w->io(), [&w = *w] { w.force_close(); });
   wait_until(steady::now() + std::chrono::seconds(5), no_sessions);
   // With no work left each event loop returns by itself; stop() is the last resort.
   auto all_stopped = [&] {
@@ -166,8 +169,10 @@ void server::drain(std::chrono::milliseconds timeout) {
     return true;
   };
   wait_until(steady::now() + std::chrono::seconds(2), all_stopped);
-  for (auto& w : workers_) w->io().stop();
-  for (auto& t : threads_) t.join();
+  for (auto& w : workers_)
+    w->io().stop();
+  for (auto& t : threads_)
+    t.join();
   threads_.clear();
 }
 

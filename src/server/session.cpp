@@ -28,7 +28,15 @@ bool valid_request_id(std::string_view id) {
 }
 
 std::string new_request_id(worker& w) {
-  return fmt::format("req_{:016x}{:08x}", w.random(), static_cast<std::uint32_t>(w.random()));
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string id(28, '\0');
+  id[0] = 'r', id[1] = 'e', id[2] = 'q', id[3] = '_';
+  auto a = w.random(), b = w.random();
+  for (int i = 0; i < 16; ++i)
+    id[4 + i] = hex[(a >> (4 * i)) & 15];
+  for (int i = 0; i < 8; ++i)
+    id[20 + i] = hex[(b >> (4 * i)) & 15];
+  return id;
 }
 
 double seconds_between(clock::time_point a, clock::time_point b) {
@@ -110,6 +118,7 @@ asio::awaitable<void> run_session(worker& w, asio::ip::tcp::socket socket) {
   beast::flat_buffer buffer;
   buffer.reserve(16u << 10);  // a whole ordinary request in one read, not 512-byte ones
   watchdog guard(w.sweeper(), stream.socket());
+  auth_cache auth;
   session_state state{&stream, true};
   w.add(&state);
   struct unregister {
@@ -186,6 +195,7 @@ asio::awaitable<void> run_session(worker& w, asio::ip::tcp::socket socket) {
       ctx.request_id = valid_request_id(id) ? std::string(id) : new_request_id(w);
       ctx.keep_alive = req.keep_alive() && !w.draining();
       ctx.out.set_http10(req.version() < 11);
+      ctx.auth = &auth;
 
       auto& in_flight = w.owner().metrics().in_flight();
       in_flight.fetch_add(1, std::memory_order_relaxed);

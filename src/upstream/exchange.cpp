@@ -140,25 +140,25 @@ asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream&
   ctx.first_byte = steady::now();
 
   auto& res = parser.get();
-  http::fields fields;
+  auto status = res.result_int();
+  ctx.out.prepare(status);  // the head is copied from the parser, field by field, once
   for (const auto& f : res) {
-    if (!is_hop_by_hop(f.name(), f.name_string())) fields.insert(f.name_string(), f.value());
+    if (!is_hop_by_hop(f.name(), f.name_string())) ctx.out.header(f.name_string(), f.value());
   }
   if (auto id = res.find("x-request-id"); id != res.end()) {
-    fields.insert("x-upstream-request-id", id->value());
+    ctx.out.header("x-upstream-request-id", id->value());
   }
-  fields.set("x-request-id", ctx.request_id);
+  ctx.out.header("x-request-id", ctx.request_id);
   std::optional<std::uint64_t> length;
   if (!parser.chunked() && parser.content_length()) length = *parser.content_length();
   bool upstream_keep_alive = res.keep_alive();
   bool sse = beast::iequals(res[http::field::content_type].substr(0, 17), "text/event-stream");
   openai::usage_sniffer usage(sse);
-  auto status = res.result_int();
 
-  std::array<char, 16384> buf;
+  auto& buf = conn.relay;
   bool done = parser.is_done();
   if (done) {
-    auto ec = co_await ctx.out.start(status, fields, length ? length : 0, ctx.keep_alive, {}, true);
+    auto ec = co_await ctx.out.start(length ? length : 0, ctx.keep_alive, {}, true);
     if (ec) ctx.client_gone = true;
   }
   while (!done) {
@@ -168,6 +168,15 @@ asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream&
     auto [rec, rn] = co_await http::async_read_some(stream, conn.buffer, parser, use_tuple);
     conn.guard.disarm();
     if (rec == http::error::need_buffer) rec = {};
+    // The parser stops after each chunk; parse the rest of what that read brought (without
+    // reading the socket again) so a burst of events leaves in one write, not one per chunk.
+    while (!rec && !parser.is_done() && conn.buffer.size() > 0 && res.body().size > 0) {
+      error_code pec;
+      auto used = parser.put(conn.buffer.data(), pec);
+      conn.buffer.consume(used);
+      if (pec == http::error::need_more || pec == http::error::need_buffer || used == 0) break;
+      rec = pec;
+    }
     if (rec) {
       if (ctx.client_gone) co_return result{outcome::close, {}};
       auto failure = conn.guard.expired() ? timed_out("reading the response")
@@ -188,7 +197,7 @@ asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream&
     done = parser.is_done();
     error_code ec;
     if (!ctx.out.started()) {
-      ec = co_await ctx.out.start(status, fields, length, ctx.keep_alive, piece, done);
+      ec = co_await ctx.out.start(length, ctx.keep_alive, piece, done);
     } else if (done) {
       ec = co_await ctx.out.finish(piece);
     } else {

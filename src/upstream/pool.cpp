@@ -42,7 +42,11 @@ asio::awaitable<std::variant<connection_ptr, error>> pool::acquire(
     while (!list.empty()) {
       auto conn = std::move(list.back());
       list.pop_back();
-      if (now - conn->idle_since < max_idle && still_open(*conn)) {
+      auto idle = now - conn->idle_since;
+      // A connection used within the last second is taken as alive without the extra system
+      // call; should it have died all the same, the exchange replaces it before any byte is sent
+      // to the client.
+      if (idle < max_idle && (idle < std::chrono::seconds(1) || still_open(*conn))) {
         conn->reused = true;
         co_return conn;
       }
@@ -95,12 +99,10 @@ asio::awaitable<std::variant<connection_ptr, error>> pool::connect(
   socket.set_option(tcp::no_delay(true), cec);
 
   if (target.tls) {
-    conn->tls.emplace(std::move(*conn->plain),
-                      target.tls_context ? *target.tls_context : tls_);
+    conn->tls.emplace(std::move(*conn->plain), target.tls_context ? *target.tls_context : tls_);
     conn->plain.reset();
     if (!SSL_set_tlsext_host_name(conn->tls->native_handle(), target.host.c_str())) {
-      co_return error{errc::upstream_unreachable,
-                      "upstream " + target.pool_key + ": bad SNI name"};
+      co_return error{errc::upstream_unreachable, "upstream " + target.pool_key + ": bad SNI name"};
     }
     conn->tls->set_verify_callback(asio::ssl::host_name_verification(target.host));
     conn->guard.bind(sweeper_, conn->lowest().socket());  // the socket object moved

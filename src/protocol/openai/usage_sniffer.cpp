@@ -4,12 +4,48 @@
 
 namespace sy::openai {
 
+namespace {
+
+// The span of the object value of the last `"usage": {...}` in `json`, or empty. Only that small
+// object is parsed, not the whole response (a chat completion can be megabytes of text).
+std::string_view usage_object(std::string_view json) {
+  for (auto at = json.rfind("\"usage\""); at != std::string_view::npos;
+       at = at == 0 ? std::string_view::npos : json.rfind("\"usage\"", at - 1)) {
+    auto i = json.find_first_not_of(" \t\r\n", at + 7);
+    if (i == std::string_view::npos || json[i] != ':') continue;
+    i = json.find_first_not_of(" \t\r\n", i + 1);
+    if (i == std::string_view::npos || json[i] != '{') continue;
+    int depth = 0;
+    for (auto j = i; j < json.size(); ++j) {
+      char c = json[j];
+      if (c == '"') {
+        for (++j; j < json.size() && json[j] != '"'; ++j) {
+          if (json[j] == '\\') ++j;
+        }
+      } else if (c == '{') {
+        ++depth;
+      } else if (c == '}' && --depth == 0) {
+        return json.substr(i, j - i + 1);
+      }
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
 void usage_sniffer::read_usage(std::string_view json) {
   thread_local simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  if (parser.parse(json.data(), json.size(), true).get(doc) != simdjson::SUCCESS) return;
+  thread_local std::string padded;
+  auto object = usage_object(json);
+  if (object.empty()) return;
+  padded.assign(object);
+  padded.reserve(object.size() + simdjson::SIMDJSON_PADDING);
   simdjson::dom::object usage;
-  if (doc["usage"].get_object().get(usage) != simdjson::SUCCESS) return;
+  if (parser.parse(padded.data(), padded.size(), false).get_object().get(usage) !=
+      simdjson::SUCCESS) {
+    return;
+  }
   std::int64_t v = 0;
   if (usage["prompt_tokens"].get_int64().get(v) == simdjson::SUCCESS) usage_.prompt_tokens = v;
   if (usage["completion_tokens"].get_int64().get(v) == simdjson::SUCCESS) {
