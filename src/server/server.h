@@ -61,7 +61,9 @@ class worker {
 
   server& owner_;
   std::size_t index_;
-  asio::io_context ioc_{1};
+  // Only this worker's thread does I/O on it (other threads only post), so the reactor needs no
+  // locks.
+  asio::io_context ioc_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   deadline_sweeper sweeper_{ioc_};
   asio::ip::tcp::acceptor acceptor_{ioc_};
   std::shared_ptr<const runtime> rt_;

@@ -69,7 +69,7 @@ asio::awaitable<std::variant<connection_ptr, error>> pool::connect(
     return error{code,
                  "upstream " + target.pool_key + ": " + std::string(what) + ": " + ec.message()};
   };
-  auto conn = std::make_unique<connection>();
+  auto conn = connection_ptr(new connection);  // default-init: the relay buffer is not zeroed
   conn->plain.emplace(ioc_);
   conn->buffer.reserve(16u << 10);  // whole responses per read, not 512-byte pieces
   auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include <cstring>
+
 namespace sy::openai {
 
 namespace {
@@ -30,6 +32,15 @@ std::string_view usage_object(std::string_view json) {
     }
   }
   return {};
+}
+
+// memmem, not std::string::find: the latter stops at every '"' of a JSON text to compare.
+std::size_t find_usage_key(std::string_view text, std::size_t from) {
+  static constexpr std::string_view key = "\"usage\"";
+  if (from >= text.size()) return std::string_view::npos;
+  const void* hit = ::memmem(text.data() + from, text.size() - from, key.data(), key.size());
+  return hit ? static_cast<std::size_t>(static_cast<const char*>(hit) - text.data())
+             : std::string_view::npos;
 }
 
 }  // namespace
@@ -67,8 +78,8 @@ void usage_sniffer::feed(std::string_view bytes) {
   if (overflow_) return;
   bool ok = sse_.feed(bytes, [this](const sse::event& e) {
     // Only a chunk with a usage object is parsed; the others are skipped by a substring test.
-    for (auto at = e.data.find("\"usage\""); at != std::string::npos;
-         at = e.data.find("\"usage\"", at + 7)) {
+    for (auto at = find_usage_key(e.data, 0); at != std::string::npos;
+         at = find_usage_key(e.data, at + 7)) {
       auto next = e.data.find_first_not_of(" \t\r\n", at + 7);
       if (next == std::string::npos || e.data[next] != ':') continue;
       next = e.data.find_first_not_of(" \t\r\n", next + 1);

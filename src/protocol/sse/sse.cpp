@@ -1,32 +1,41 @@
 #include "protocol/sse/sse.h"
 
+#include <cstring>
+
 namespace sy::sse {
 
 bool parser::feed(std::string_view bytes, const std::function<void(const event&)>& on_event) {
-  std::size_t start = 0;
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    char c = bytes[i];
-    if (c != '\n' && c != '\r') {
-      last_was_cr_ = false;
-      continue;
-    }
-    if (c == '\n' && last_was_cr_ && i == start && pending_.empty()) {
-      // The '\n' of a "\r\n" whose '\r' ended the previous line.
-      last_was_cr_ = false;
-      start = i + 1;
-      continue;
-    }
-    last_was_cr_ = c == '\r';
+  const char* const begin = bytes.data();
+  const char* const end = begin + bytes.size();
+  const char* p = begin;
+  if (last_was_cr_ && p < end && *p == '\n') ++p;  // the '\n' of a "\r\n" split across feeds
+  last_was_cr_ = false;
+  while (p < end) {
+    // Line breaks found with memchr (vectorised), not byte by byte: streams are mostly text.
+    auto left = static_cast<std::size_t>(end - p);
+    const char* eol = static_cast<const char*>(std::memchr(p, '\n', left));
+    const char* cr = static_cast<const char*>(
+        std::memchr(p, '\r', eol ? static_cast<std::size_t>(eol - p) : left));
+    if (cr) eol = cr;
+    if (!eol) break;
+    std::string_view text(p, static_cast<std::size_t>(eol - p));
     if (pending_.empty()) {
-      line(bytes.substr(start, i - start), on_event);
+      line(text, on_event);
     } else {
-      pending_.append(bytes.substr(start, i - start));
+      pending_.append(text);
       line(pending_, on_event);
       pending_.clear();
     }
-    start = i + 1;
+    p = eol + 1;
+    if (*eol == '\r') {
+      if (p < end && *p == '\n') {
+        ++p;
+      } else if (p == end) {
+        last_was_cr_ = true;
+      }
+    }
   }
-  pending_.append(bytes.substr(start));
+  pending_.append(p, static_cast<std::size_t>(end - p));
   return pending_.size() <= max_line_;
 }
 
