@@ -73,7 +73,7 @@ void deadline_sweeper::sweep(watchdog::clock::time_point now) {
 asio::awaitable<void> deadline_sweeper::run() {
   while (!stopped_) {
     timer_.expires_after(tick_);
-    auto [ec] = co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     if (stopped_) break;
     sweep(watchdog::clock::now());
   }

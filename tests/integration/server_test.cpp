@@ -90,8 +90,9 @@ TEST_F(server_test, bad_requests_get_400_in_openai_format) {
 
 TEST_F(server_test, body_over_the_limit_gets_413) {
   http_client c(gw.port());
-  std::string big = R"({"model":"demo","messages":[{"role":"user","content":")" +
-                    std::string(8000, 'x') + "\"}]}";
+  std::string big = R"({"model":"demo","messages":[{"role":"user","content":")";
+  big.append(8000, 'x');
+  big += "\"}]}";
   auto r = c.post("/v1/chat/completions", big, key);
   EXPECT_EQ(r.status, 413);
   EXPECT_EQ(error_code_of(r), "request_too_large");
