@@ -119,17 +119,21 @@ const key_record* authenticate(request_context& ctx, std::optional<error>& failu
   return record;
 }
 
+void append_model(std::string& out, const model_table::listed_model& m) {
+  out += R"({"id":)";
+  json::append_quoted(out, m.name);
+  out += R"(,"object":"model","created":0,"owned_by":)";
+  json::append_quoted(out, m.owned_by);
+  out += '}';
+}
+
 asio::awaitable<void> list_models(request_context& ctx) {
   std::string body = R"({"object":"list","data":[)";
   bool first = true;
   for (const auto& m : ctx.rt.models.list_for(*ctx.key)) {
     if (!first) body += ',';
     first = false;
-    body += R"({"id":)";
-    json::append_quoted(body, m.name);
-    body += R"(,"object":"model","created":0,"owned_by":)";
-    json::append_quoted(body, m.owned_by);
-    body += '}';
+    append_model(body, m);
   }
   body += "]}";
   co_await send_json(ctx, 200, body);
@@ -138,19 +142,14 @@ asio::awaitable<void> list_models(request_context& ctx) {
 asio::awaitable<void> retrieve_model(request_context& ctx, std::string_view id) {
   for (const auto& m : ctx.rt.models.list_for(*ctx.key)) {
     if (m.name != id) continue;
-    std::string body = R"({"id":)";
-    json::append_quoted(body, m.name);
-    body += R"(,"object":"model","created":0,"owned_by":)";
-    json::append_quoted(body, m.owned_by);
-    body += '}';
+    std::string body;
+    append_model(body, m);
     co_await send_json(ctx, 200, body);
     co_return;
   }
-  {
-    const error e = error{errc::model_not_found,
-                          "The model '" + std::string(id) + "' does not exist.", "model"};
-    co_await send_error(ctx, e);
-  }
+  const error e{errc::model_not_found, "The model '" + std::string(id) + "' does not exist.",
+                "model"};
+  co_await send_error(ctx, e);
 }
 
 // Chat completions and embeddings: decode, admit, route, then passthrough or mock.
@@ -165,11 +164,9 @@ asio::awaitable<void> relay(request_context& ctx, openai::endpoint kind, std::st
   ctx.stream = probe.stream && kind == openai::endpoint::chat_completions;
 
   if (!key_allows_model(*ctx.key, probe.model)) {
-    {
-      const error e = error{errc::model_not_allowed,
-                            "This key may not use the model '" + probe.model + "'.", "model"};
-      co_await send_error(ctx, e);
-    }
+    const error e{errc::model_not_allowed, "This key may not use the model '" + probe.model + "'.",
+                  "model"};
+    co_await send_error(ctx, e);
     co_return;
   }
   thread_local std::vector<deployment> candidates;
@@ -225,84 +222,71 @@ asio::awaitable<void> dispatch(request_context& ctx) {
                                                        std::string(path), std::string(allowed))};
   };
 
-  if (path == "/healthz") {
-    if (method != http::verb::get && method != http::verb::head) {
-      {
-        const error e = wrong_method("GET");
-        co_await send_error(ctx, e);
-      }
-    } else {
-      static const std::string ok = R"({"status":"ok"})";
-      co_await send_json(ctx, 200, ok);
-    }
-    co_return;
-  }
-  if (path == "/metrics") {
-    if (method != http::verb::get) {
-      {
-        const error e = wrong_method("GET");
-        co_await send_error(ctx, e);
-      }
-      co_return;
-    }
-    auto body = ctx.w.owner().metrics().render();
-    http::fields f;
-    f.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-    f.set("x-request-id", ctx.request_id);
-    co_await ctx.out.start(200, f, body.size(), ctx.keep_alive, body, true);
-    co_return;
-  }
-
+  enum class handler { health, metrics, chat, embeddings, models, model };
   struct route {
     std::string_view path;
     http::verb method;
-    int id;
+    handler h;
+    bool authenticated;
   };
   static constexpr route routes[] = {
-      {"/v1/chat/completions", http::verb::post, 0},
-      {"/v1/embeddings", http::verb::post, 1},
-      {"/v1/models", http::verb::get, 2},
+      {"/v1/chat/completions", http::verb::post, handler::chat, true},
+      {"/v1/embeddings", http::verb::post, handler::embeddings, true},
+      {"/v1/models", http::verb::get, handler::models, true},
+      {"/healthz", http::verb::get, handler::health, false},
+      {"/metrics", http::verb::get, handler::metrics, false},
   };
+  static constexpr route model_route{"/v1/models/", http::verb::get, handler::model, true};
   const route* found = nullptr;
   for (const auto& r : routes) {
     if (path == r.path) found = &r;
   }
-  bool model_item = !found && path.starts_with("/v1/models/") && path.size() > 11;
-  if (!found && !model_item) {
-    {
-      const error e = error{errc::not_found,
-                            fmt::format("Unknown request URL: {} {}.",
-                                        std::string(http::to_string(method)), std::string(path))};
-      co_await send_error(ctx, e);
+  if (!found && path.starts_with(model_route.path) && path.size() > model_route.path.size()) {
+    found = &model_route;
+  }
+
+  // Refusals first, each in OpenAI's error format.
+  std::optional<error> refused;
+  if (!found) {
+    refused = error{errc::not_found,
+                    fmt::format("Unknown request URL: {} {}.", std::string(http::to_string(method)),
+                                std::string(path))};
+  } else if (method != found->method) {
+    refused = wrong_method(http::to_string(found->method));
+  } else if (found->authenticated) {
+    authenticate(ctx, refused);
+  }
+  if (refused) {
+    co_await send_error(ctx, *refused);
+    co_return;
+  }
+
+  switch (found->h) {
+    case handler::health: {
+      static const std::string ok = R"({"status":"ok"})";
+      co_await send_json(ctx, 200, ok);
+      break;
     }
-    co_return;
-  }
-  auto expected = found ? found->method : http::verb::get;
-  if (method != expected) {
-    {
-      const error e = wrong_method(http::to_string(expected));
-      co_await send_error(ctx, e);
+    case handler::metrics: {
+      auto body = ctx.w.owner().metrics().render();
+      http::fields f;
+      f.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+      f.set("x-request-id", ctx.request_id);
+      co_await ctx.out.start(200, f, body.size(), ctx.keep_alive, body, true);
+      break;
     }
-    co_return;
-  }
-  std::optional<error> failure;
-  if (!authenticate(ctx, failure)) {
-    co_await send_error(ctx, *failure);
-    co_return;
-  }
-  if (model_item) {
-    co_await retrieve_model(ctx, path.substr(11));
-    co_return;
-  }
-  switch (found->id) {
-    case 0:
+    case handler::chat:
       co_await relay(ctx, openai::endpoint::chat_completions, "/chat/completions");
       break;
-    case 1:
+    case handler::embeddings:
       co_await relay(ctx, openai::endpoint::embeddings, "/embeddings");
       break;
-    default:
+    case handler::models:
       co_await list_models(ctx);
+      break;
+    case handler::model:
+      co_await retrieve_model(ctx, path.substr(model_route.path.size()));
+      break;
   }
 }
 

@@ -178,6 +178,7 @@ asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream&
       rec = pec;
     }
     if (rec) {
+      ctx.usage = usage.finish();  // what was seen before the failure still counts
       if (ctx.client_gone) co_return result{outcome::close, {}};
       auto failure = conn.guard.expired() ? timed_out("reading the response")
                                           : broken("response cut short", rec);
@@ -204,6 +205,7 @@ asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream&
       ec = co_await ctx.out.write(piece);
     }
     if (ec) {
+      ctx.usage = usage.finish();
       ctx.client_gone = true;
       co_return result{outcome::close, {}};
     }
