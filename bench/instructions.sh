@@ -2,7 +2,7 @@
 # Instructions per relayed request, counted by callgrind on the gateway's worker thread: a
 # repeatable number (unlike req/s on a shared machine) to compare two builds of the request path.
 #   bench/instructions.sh [post_chat.lua|post_chat_stream.lua] [seconds]
-# Needs valgrind and wrk; uses build/switchyard and build/bench/sy_fake_upstream.
+# Needs valgrind (callgrind_control) and wrk; uses build/switchyard and build/bench/sy_fake_upstream.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
@@ -33,6 +33,9 @@ valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$tmp/cg.o
 vg=$!
 wait_for "$tmp/switchyard.log" "listening on"
 gateway=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$tmp/switchyard.log" | grep -o 'http.*')
+# Warm up (connections, pools, caches), then count the steady state only.
+wrk -t1 -c4 -d1s -s "bench/$script" "$gateway/v1/chat/completions" > /dev/null
+callgrind_control -z "$vg" > /dev/null 2>&1
 requests=$(wrk -t1 -c4 -d"${seconds}s" -s "bench/$script" "$gateway/v1/chat/completions" |
   awk '/requests in/ {print $1}')
 kill -INT "$vg"; wait "$vg" || true
