@@ -1,7 +1,5 @@
 #include "protocol/openai/usage_sniffer.h"
 
-#include <simdjson.h>
-
 #include <cstring>
 
 namespace sy::openai {
@@ -46,21 +44,63 @@ std::size_t find_usage_key(std::string_view text, std::size_t from) {
 }  // namespace
 
 void usage_sniffer::read_usage(std::string_view json) {
-  thread_local simdjson::dom::parser parser;
-  thread_local std::string padded;
+  // The usage object is small and flat where it matters; its two counters are read by a
+  // scanner of its top-level members. (A general JSON parser cost more than the whole relay
+  // of the request around it.)
   auto object = usage_object(json);
   if (object.empty()) return;
-  padded.assign(object);
-  padded.reserve(object.size() + simdjson::SIMDJSON_PADDING);
-  simdjson::dom::object usage;
-  if (parser.parse(padded.data(), padded.size(), false).get_object().get(usage) !=
-      simdjson::SUCCESS) {
-    return;
-  }
-  std::int64_t v = 0;
-  if (usage["prompt_tokens"].get_int64().get(v) == simdjson::SUCCESS) usage_.prompt_tokens = v;
-  if (usage["completion_tokens"].get_int64().get(v) == simdjson::SUCCESS) {
-    usage_.completion_tokens = v;
+  std::size_t i = 1;  // past '{'
+  auto skip_ws = [&] {
+    while (i < object.size() && (object[i] == ' ' || object[i] == '\n' || object[i] == '\r' ||
+                                 object[i] == '\t' || object[i] == ',')) {
+      ++i;
+    }
+  };
+  auto skip_string = [&] {
+    for (++i; i < object.size() && object[i] != '"'; ++i) {
+      if (object[i] == '\\') ++i;
+    }
+    ++i;
+  };
+  for (skip_ws(); i < object.size() && object[i] == '"'; skip_ws()) {
+    auto key_start = i + 1;
+    skip_string();
+    auto key = object.substr(key_start, i - 1 - key_start);
+    skip_ws();
+    if (i >= object.size() || object[i] != ':') return;
+    ++i;
+    while (i < object.size() && (object[i] == ' ' || object[i] == '\n' || object[i] == '\t'))
+      ++i;
+    if (i >= object.size()) return;
+    char c = object[i];
+    if (c >= '0' && c <= '9') {
+      std::int64_t v = 0;
+      while (i < object.size() && object[i] >= '0' && object[i] <= '9' && v < (1LL << 53)) {
+        v = v * 10 + (object[i++] - '0');
+      }
+      if (key == "prompt_tokens") usage_.prompt_tokens = v;
+      if (key == "completion_tokens") usage_.completion_tokens = v;
+      while (i < object.size() && object[i] != ',' && object[i] != '}')
+        ++i;
+    } else if (c == '"') {
+      skip_string();
+    } else if (c == '{' || c == '[') {
+      int depth = 0;
+      for (; i < object.size(); ++i) {
+        if (object[i] == '"') {
+          skip_string();
+          --i;
+        } else if (object[i] == '{' || object[i] == '[') {
+          ++depth;
+        } else if ((object[i] == '}' || object[i] == ']') && --depth == 0) {
+          ++i;
+          break;
+        }
+      }
+    } else {
+      while (i < object.size() && object[i] != ',' && object[i] != '}')
+        ++i;  // null, true...
+    }
   }
 }
 
