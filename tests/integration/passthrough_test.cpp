@@ -146,10 +146,7 @@ TEST(streaming, chunks_are_forwarded_as_they_arrive) {
   });
   gateway gw(config_for(up));
   http_client client(gw.port());
-  client.send_raw("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key +
-                  "\r\nContent-Type: application/json\r\nContent-Length: " +
-                  std::to_string(chat_body("gpt-test", true).size()) + "\r\n\r\n" +
-                  chat_body("gpt-test", true));
+  client.send_post("/v1/chat/completions", chat_body("gpt-test", true), key);
   ASSERT_TRUE(client.read_until("\"first\"", 5s)) << client.received();
   EXPECT_NE(client.received().find("text/event-stream"), std::string::npos);
   EXPECT_NE(client.received().find("Transfer-Encoding: chunked"), std::string::npos);
@@ -173,10 +170,7 @@ TEST(streaming, client_disconnect_closes_the_upstream_connection) {
   gateway gw(config_for(up));
   {
     http_client client(gw.port());
-    client.send_raw("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
-                    key +
-                    "\r\nContent-Length: " + std::to_string(chat_body("gpt-test", true).size()) +
-                    "\r\n\r\n" + chat_body("gpt-test", true));
+    client.send_post("/v1/chat/completions", chat_body("gpt-test", true), key);
     ASSERT_TRUE(client.read_until("\"one\"", 5s));
     client.close();
   }
@@ -193,9 +187,7 @@ TEST(streaming, reset_mid_stream_ends_with_an_error_event) {
   });
   gateway gw(config_for(up));
   http_client client(gw.port());
-  client.send_raw("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key +
-                  "\r\nContent-Length: " + std::to_string(chat_body("gpt-test", true).size()) +
-                  "\r\n\r\n" + chat_body("gpt-test", true));
+  client.send_post("/v1/chat/completions", chat_body("gpt-test", true), key);
   auto raw = client.read_to_close(5s);
   EXPECT_NE(raw.find("partial"), std::string::npos);
   EXPECT_NE(raw.find("\"error\""), std::string::npos) << raw;
@@ -215,9 +207,7 @@ TEST(streaming, idle_timeout_between_chunks_ends_the_stream) {
   });
   gateway gw(config_for(up, "", "{ idle_ms: 200 }"));
   http_client client(gw.port());
-  client.send_raw("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key +
-                  "\r\nContent-Length: " + std::to_string(chat_body("gpt-test", true).size()) +
-                  "\r\n\r\n" + chat_body("gpt-test", true));
+  client.send_post("/v1/chat/completions", chat_body("gpt-test", true), key);
   auto raw = client.read_to_close(8s);
   release.set_value();
   EXPECT_NE(raw.find("upstream_timeout"), std::string::npos) << raw;
@@ -234,9 +224,7 @@ TEST(streaming, total_timeout_ends_a_stream_that_never_stops) {
   });
   gateway gw(config_for(up, "", "{ idle_ms: 5000, total_ms: 300 }"));
   http_client client(gw.port());
-  client.send_raw("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key +
-                  "\r\nContent-Length: " + std::to_string(chat_body("gpt-test", true).size()) +
-                  "\r\n\r\n" + chat_body("gpt-test", true));
+  client.send_post("/v1/chat/completions", chat_body("gpt-test", true), key);
   auto raw = client.read_to_close(8s);
   stop = true;
   EXPECT_NE(raw.find("tick"), std::string::npos);

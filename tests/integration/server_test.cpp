@@ -253,20 +253,26 @@ keys:
   EXPECT_EQ(idle.request("GET", "/healthz").status, 200);  // a keep-alive connection, now idle
   http_client c(gw.port());
   auto body = chat_body("m", true);
-  c.send_raw("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key +
-             "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  c.send_post("/v1/chat/completions", body, key);
   ASSERT_TRUE(c.read_until("before", 5s));
   auto port = gw.port();
   std::thread drainer([&] { gw.drain(10s); });
   // The idle connection is closed by the drain...
   auto idle_rest = idle.read_to_close(5s);
   EXPECT_TRUE(idle_rest.empty()) << idle_rest;
-  // ...and nothing new is accepted.
+  // ...and new connections are refused once every worker has closed its acceptor (each does
+  // so on its own thread, so the last one may lag the first by a moment).
   boost::asio::io_context io;
-  boost::asio::ip::tcp::socket probe(io);
-  boost::system::error_code ec;
-  probe.connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
-  EXPECT_TRUE(ec) << "a draining gateway accepted a new connection";
+  bool refused = false;
+  for (auto until = std::chrono::steady_clock::now() + 5s;
+       !refused && std::chrono::steady_clock::now() < until;) {
+    boost::asio::ip::tcp::socket probe(io);
+    boost::system::error_code ec;
+    probe.connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
+    refused = ec == boost::asio::error::connection_refused;
+    if (!refused) std::this_thread::sleep_for(10ms);  // polling for a state, not timing
+  }
+  EXPECT_TRUE(refused) << "a draining gateway still accepts new connections";
   // The stream in flight completes.
   go_on.set_value();
   EXPECT_TRUE(c.read_until("0\r\n\r\n", 5s)) << c.received();

@@ -78,6 +78,13 @@ void http_client::send_raw(const std::string& bytes) {
   asio::write(socket_, asio::buffer(bytes));
 }
 
+void http_client::send_post(const std::string& target, const std::string& body,
+                            const std::string& key) {
+  send_raw("POST " + target + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key +
+           "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n\r\n" + body);
+}
+
 bool http_client::read_until(const std::string& needle, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (raw_.find(needle) == std::string::npos) {

@@ -55,6 +55,9 @@ class http_client {
 
   // Raw access, for streams read piece by piece and abrupt disconnects.
   void send_raw(const std::string& bytes);
+  // Sends a POST of `body` to `target` with `Authorization: Bearer key`, without reading the
+  // response (read it with read_until / read_to_close).
+  void send_post(const std::string& target, const std::string& body, const std::string& key);
   // Reads until `needle` appears in what was received (raw bytes, chunk framing included).
   bool read_until(const std::string& needle, std::chrono::milliseconds timeout);
   // Reads until the server closes the connection.
