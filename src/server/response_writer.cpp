@@ -30,9 +30,7 @@ asio::awaitable<error_code> response_writer::send(std::string_view a, std::strin
                                                   std::string_view c, std::string_view d) {
   std::array<asio::const_buffer, 4> buffers{asio::buffer(a), asio::buffer(b), asio::buffer(c),
                                             asio::buffer(d)};
-  stream_.expires_after(timeout_);
-  auto [ec, n] = co_await asio::async_write(stream_, buffers, asio::as_tuple(asio::use_awaitable));
-  co_return ec;
+  co_return co_await write_all(stream_, guard_, timeout_, buffers);
 }
 
 void response_writer::prepare(unsigned status) {

@@ -5,7 +5,11 @@
 #include "common/deadline.h"
 #include "common/net.h"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/fields.hpp>
 
@@ -18,6 +22,27 @@
 namespace sy {
 
 using boost::system::error_code;
+
+// Writes all of `buffers`: first straight away with a non-blocking send, which nearly always
+// takes everything (a socket's send buffer is rarely full), and only the rest, if any, through
+// an asynchronous write under `guard`. That saves a trip through the scheduler per write.
+template <class Buffers>
+asio::awaitable<error_code> write_all(beast::tcp_stream& stream, watchdog& guard,
+                                      std::chrono::milliseconds timeout, const Buffers& buffers) {
+  auto& socket = stream.socket();
+  error_code ec;
+  if (!socket.non_blocking()) socket.non_blocking(true, ec);
+  std::size_t total = asio::buffer_size(buffers);
+  std::size_t sent = ec ? 0 : socket.write_some(buffers, ec);
+  if (!ec && sent == total) co_return error_code{};
+  if (ec && ec != asio::error::would_block) co_return ec;
+  beast::buffers_suffix<Buffers> rest(buffers);
+  rest.consume(sent);
+  guard.arm(timeout);
+  auto [wec, n] = co_await asio::async_write(stream, rest, asio::as_tuple(asio::use_awaitable));
+  guard.disarm();
+  co_return wec;
+}
 
 class response_writer {
  public:

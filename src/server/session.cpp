@@ -175,9 +175,22 @@ asio::awaitable<void> run_session(worker& w, asio::ip::tcp::socket socket) {
                                    use_tuple);
         guard.disarm();
       }
-      guard.arm(limits.idle_timeout);
-      auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
-      guard.disarm();
+      // Usually the body came with the header: parse it from the buffer without another
+      // asynchronous operation (each costs a trip through the scheduler).
+      error_code bec;
+      parser.eager(true);
+      while (!parser.is_done() && buffer.size() > 0) {
+        auto used = parser.put(buffer.data(), bec);
+        buffer.consume(used);
+        if (bec == http::error::need_more) bec = {};
+        if (bec || used == 0) break;
+      }
+      if (!bec && !parser.is_done()) {
+        guard.arm(limits.idle_timeout);
+        auto [read_ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+        guard.disarm();
+        bec = read_ec;
+      }
       if (bec == http::error::body_limit) {
         {
           const std::string message = "The request body exceeds the limit of " +

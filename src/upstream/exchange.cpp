@@ -1,6 +1,7 @@
 #include "upstream/exchange.h"
 
 #include "protocol/openai/usage_sniffer.h"
+#include "server/response_writer.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -113,7 +114,14 @@ asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream&
   // One deadline for sending the request and receiving the response header.
   conn.guard.arm(until(deadline, timeouts.first_byte));
   std::array<asio::const_buffer, 2> request{asio::buffer(head), asio::buffer(c.body)};
-  auto [wec, wn] = co_await asio::async_write(stream, request, use_tuple);
+  error_code wec;
+  if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+    wec = co_await write_all(stream, conn.guard, until(deadline, timeouts.first_byte), request);
+    conn.guard.arm(until(deadline, timeouts.first_byte));  // write_all disarmed it
+  } else {
+    auto [tls_ec, n] = co_await asio::async_write(stream, request, use_tuple);
+    wec = tls_ec;
+  }
   if (wec) {
     conn.guard.disarm();
     if (conn.guard.expired()) co_return result{outcome::close, timed_out("sending")};
@@ -161,21 +169,30 @@ asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream&
     auto ec = co_await ctx.out.start(length ? length : 0, ctx.keep_alive, {}, true);
     if (ec) ctx.client_gone = true;
   }
+  // Parses what is already buffered into `buf` without reading the socket: the parser stops
+  // after each chunk, so a burst of events needs several calls, and often the whole body came
+  // with the header.
+  auto parse_buffered = [&](error_code& ec) {
+    while (!parser.is_done() && conn.buffer.size() > 0 && res.body().size > 0) {
+      auto used = parser.put(conn.buffer.data(), ec);
+      conn.buffer.consume(used);
+      if (ec == http::error::need_more || ec == http::error::need_buffer) ec = {};
+      if (ec || used == 0) break;
+    }
+  };
   while (!done) {
     res.body().data = buf.data();
     res.body().size = buf.size();
-    conn.guard.arm(until(deadline, timeouts.idle));
-    auto [rec, rn] = co_await http::async_read_some(stream, conn.buffer, parser, use_tuple);
-    conn.guard.disarm();
-    if (rec == http::error::need_buffer) rec = {};
-    // The parser stops after each chunk; parse the rest of what that read brought (without
-    // reading the socket again) so a burst of events leaves in one write, not one per chunk.
-    while (!rec && !parser.is_done() && conn.buffer.size() > 0 && res.body().size > 0) {
-      error_code pec;
-      auto used = parser.put(conn.buffer.data(), pec);
-      conn.buffer.consume(used);
-      if (pec == http::error::need_more || pec == http::error::need_buffer || used == 0) break;
-      rec = pec;
+    error_code rec;
+    parse_buffered(rec);
+    if (!rec && !parser.is_done() && res.body().size == buf.size()) {
+      // Nothing buffered to relay: wait for the upstream.
+      conn.guard.arm(until(deadline, timeouts.idle));
+      auto [read_ec, n] = co_await http::async_read_some(stream, conn.buffer, parser, use_tuple);
+      conn.guard.disarm();
+      rec = read_ec;
+      if (rec == http::error::need_buffer) rec = {};
+      if (!rec) parse_buffered(rec);
     }
     if (rec) {
       ctx.usage = usage.finish();  // what was seen before the failure still counts
