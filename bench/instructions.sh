@@ -43,3 +43,4 @@ kill -INT "$vg"; wait "$vg" || true
 total=$(for f in "$tmp"/cg.out-*; do awk '/^(totals|summary):/ {print $2; exit}' "$f"; done |
   sort -rn | head -1)
 echo "$script: $requests requests, $((total / requests)) instructions per request"
+if [[ -n "${KEEP:-}" ]]; then cp "$tmp"/cg.out-* "$KEEP"/; fi

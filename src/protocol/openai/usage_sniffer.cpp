@@ -6,32 +6,6 @@ namespace sy::openai {
 
 namespace {
 
-// The span of the object value of the last `"usage": {...}` in `json`, or empty. Only that small
-// object is parsed, not the whole response (a chat completion can be megabytes of text).
-std::string_view usage_object(std::string_view json) {
-  for (auto at = json.rfind("\"usage\""); at != std::string_view::npos;
-       at = at == 0 ? std::string_view::npos : json.rfind("\"usage\"", at - 1)) {
-    auto i = json.find_first_not_of(" \t\r\n", at + 7);
-    if (i == std::string_view::npos || json[i] != ':') continue;
-    i = json.find_first_not_of(" \t\r\n", i + 1);
-    if (i == std::string_view::npos || json[i] != '{') continue;
-    int depth = 0;
-    for (auto j = i; j < json.size(); ++j) {
-      char c = json[j];
-      if (c == '"') {
-        for (++j; j < json.size() && json[j] != '"'; ++j) {
-          if (json[j] == '\\') ++j;
-        }
-      } else if (c == '{') {
-        ++depth;
-      } else if (c == '}' && --depth == 0) {
-        return json.substr(i, j - i + 1);
-      }
-    }
-  }
-  return {};
-}
-
 // memmem, not std::string::find: the latter stops at every '"' of a JSON text to compare.
 std::size_t find_usage_key(std::string_view text, std::size_t from) {
   static constexpr std::string_view key = "\"usage\"";
@@ -41,66 +15,70 @@ std::size_t find_usage_key(std::string_view text, std::size_t from) {
              : std::string_view::npos;
 }
 
+// Where the object value of the last `"usage": {` in `json` starts, or npos. Occurrences are
+// found front to back with memmem (a backward rfind compares at every byte).
+std::size_t usage_object(std::string_view json) {
+  std::size_t found = std::string_view::npos;
+  for (auto at = find_usage_key(json, 0); at != std::string_view::npos;
+       at = find_usage_key(json, at + 7)) {
+    auto i = json.find_first_not_of(" \t\r\n", at + 7);
+    if (i == std::string_view::npos || json[i] != ':') continue;
+    i = json.find_first_not_of(" \t\r\n", i + 1);
+    if (i != std::string_view::npos && json[i] == '{') found = i;
+  }
+  return found;
+}
+
+// The integer value of the first member named `key` (quotes included) in `text`, or -1.
+std::int64_t integer_member(std::string_view text, std::string_view key) {
+  const void* hit = ::memmem(text.data(), text.size(), key.data(), key.size());
+  if (!hit) return -1;
+  auto i = static_cast<std::size_t>(static_cast<const char*>(hit) - text.data()) + key.size();
+  auto skip_ws = [&] {
+    while (i < text.size() &&
+           (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n')) {
+      ++i;
+    }
+  };
+  skip_ws();
+  if (i >= text.size() || text[i] != ':') return -1;
+  ++i;
+  skip_ws();
+  if (i >= text.size() || text[i] < '0' || text[i] > '9') return -1;
+  std::int64_t v = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9' && v < (1LL << 53)) {
+    v = v * 10 + (text[i++] - '0');
+  }
+  return v;
+}
+
 }  // namespace
 
 void usage_sniffer::read_usage(std::string_view json) {
-  // The usage object is small and flat where it matters; its two counters are read by a
-  // scanner of its top-level members. (A general JSON parser cost more than the whole relay
-  // of the request around it.)
-  auto object = usage_object(json);
-  if (object.empty()) return;
-  std::size_t i = 1;  // past '{'
-  auto skip_ws = [&] {
-    while (i < object.size() && (object[i] == ' ' || object[i] == '\n' || object[i] == '\r' ||
-                                 object[i] == '\t' || object[i] == ',')) {
-      ++i;
-    }
-  };
-  auto skip_string = [&] {
-    for (++i; i < object.size() && object[i] != '"'; ++i) {
-      if (object[i] == '\\') ++i;
-    }
-    ++i;
-  };
-  for (skip_ws(); i < object.size() && object[i] == '"'; skip_ws()) {
-    auto key_start = i + 1;
-    skip_string();
-    auto key = object.substr(key_start, i - 1 - key_start);
-    skip_ws();
-    if (i >= object.size() || object[i] != ':') return;
-    ++i;
-    while (i < object.size() && (object[i] == ' ' || object[i] == '\n' || object[i] == '\t'))
-      ++i;
-    if (i >= object.size()) return;
-    char c = object[i];
-    if (c >= '0' && c <= '9') {
-      std::int64_t v = 0;
-      while (i < object.size() && object[i] >= '0' && object[i] <= '9' && v < (1LL << 53)) {
-        v = v * 10 + (object[i++] - '0');
+  // Only the usage object's two counters are read, by key, from where the object starts: a
+  // general JSON parse of the response cost more than the rest of its relay. The counters'
+  // names are exact, quotes included, so "prompt_tokens_details" does not match.
+  auto at = usage_object(json);
+  if (at == std::string_view::npos) return;
+  // Only a complete object counts (a body cut short reports nothing).
+  std::size_t end = at;
+  for (int depth = 0; end < json.size(); ++end) {
+    char c = json[end];
+    if (c == '"') {
+      for (++end; end < json.size() && json[end] != '"'; ++end) {
+        if (json[end] == '\\') ++end;
       }
-      if (key == "prompt_tokens") usage_.prompt_tokens = v;
-      if (key == "completion_tokens") usage_.completion_tokens = v;
-      while (i < object.size() && object[i] != ',' && object[i] != '}')
-        ++i;
-    } else if (c == '"') {
-      skip_string();
-    } else if (c == '{' || c == '[') {
-      int depth = 0;
-      for (; i < object.size(); ++i) {
-        if (object[i] == '"') {
-          skip_string();
-          --i;
-        } else if (object[i] == '{' || object[i] == '[') {
-          ++depth;
-        } else if ((object[i] == '}' || object[i] == ']') && --depth == 0) {
-          ++i;
-          break;
-        }
-      }
-    } else {
-      while (i < object.size() && object[i] != ',' && object[i] != '}')
-        ++i;  // null, true...
+    } else if (c == '{') {
+      ++depth;
+    } else if (c == '}' && --depth == 0) {
+      break;
     }
+  }
+  if (end >= json.size()) return;
+  auto object = json.substr(at, end - at + 1);
+  if (auto v = integer_member(object, "\"prompt_tokens\""); v >= 0) usage_.prompt_tokens = v;
+  if (auto v = integer_member(object, "\"completion_tokens\""); v >= 0) {
+    usage_.completion_tokens = v;
   }
 }
 
