@@ -141,32 +141,25 @@ asio::awaitable<void> run_session(worker& w, asio::ip::tcp::socket socket) {
       guard.disarm();
       state.idle = false;
       if (guard.expired()) break;  // the client went quiet
-      if (ec == http::error::header_limit) {
-        {
-          const std::string message =
-              "The request headers exceed " + std::to_string(limits.max_header_bytes) + " bytes.";
-          co_await reject(stream, guard, errc::headers_too_large, message);
-        }
-        break;
-      }
-      if (ec == http::error::body_limit) {
-        {
-          const std::string message = "The request body exceeds the limit of " +
-                                      std::to_string(limits.max_body_bytes) + " bytes.";
-          co_await reject(stream, guard, errc::payload_too_large, message);
-        }
-        break;
-      }
       if (ec == http::error::end_of_stream || ec == asio::error::eof ||
           ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor ||
           ec == asio::error::connection_reset) {
         break;  // the client closed, went quiet, or we are draining
       }
+      const std::string too_large = "The request body exceeds the limit of " +
+                                    std::to_string(limits.max_body_bytes) + " bytes.";
       if (ec) {
-        {
-          const std::string message = "Malformed HTTP request: " + ec.message() + ".";
-          co_await reject(stream, guard, errc::invalid_request, message);
-        }
+        // Refused before any request context exists: answer and close.
+        auto code = ec == http::error::header_limit ? errc::headers_too_large
+                    : ec == http::error::body_limit ? errc::payload_too_large
+                                                    : errc::invalid_request;
+        const std::string message = code == errc::headers_too_large
+                                        ? "The request headers exceed " +
+                                              std::to_string(limits.max_header_bytes) + " bytes."
+                                    : code == errc::payload_too_large
+                                        ? too_large
+                                        : "Malformed HTTP request: " + ec.message() + ".";
+        co_await reject(stream, guard, code, message);
         break;
       }
       if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
@@ -187,16 +180,12 @@ asio::awaitable<void> run_session(worker& w, asio::ip::tcp::socket socket) {
       }
       if (!bec && !parser.is_done()) {
         guard.arm(limits.idle_timeout);
-        auto [read_ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+        auto [read_ec, read_n] = co_await http::async_read(stream, buffer, parser, use_tuple);
         guard.disarm();
         bec = read_ec;
       }
       if (bec == http::error::body_limit) {
-        {
-          const std::string message = "The request body exceeds the limit of " +
-                                      std::to_string(limits.max_body_bytes) + " bytes.";
-          co_await reject(stream, guard, errc::payload_too_large, message);
-        }
+        co_await reject(stream, guard, errc::payload_too_large, too_large);
         break;
       }
       if (bec) break;  // the client went away or stalled mid-body: nobody to answer
@@ -210,10 +199,17 @@ asio::awaitable<void> run_session(worker& w, asio::ip::tcp::socket socket) {
       ctx.out.set_http10(req.version() < 11);
       ctx.auth = &auth;
 
-      auto& in_flight = w.owner().metrics().in_flight();
-      in_flight.fetch_add(1, std::memory_order_relaxed);
-      co_await dispatch(ctx);
-      in_flight.fetch_sub(1, std::memory_order_relaxed);
+      struct in_flight_guard {
+        std::atomic<std::int64_t>& n;
+        explicit in_flight_guard(std::atomic<std::int64_t>& c) : n(c) {
+          n.fetch_add(1, std::memory_order_relaxed);
+        }
+        ~in_flight_guard() { n.fetch_sub(1, std::memory_order_relaxed); }
+      };
+      {
+        in_flight_guard counted(w.owner().metrics().in_flight());
+        co_await dispatch(ctx);
+      }
       finish(ctx);
       if (!ctx.keep_alive || ctx.client_gone || !ctx.out.finished() ||
           ctx.out.closes_connection()) {

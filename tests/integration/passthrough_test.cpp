@@ -259,11 +259,13 @@ TEST(failures, slow_first_byte_within_the_limit_succeeds) {
 }
 
 TEST(failures, unreachable_upstream_gives_502) {
-  unsigned short dead_port;
-  {
-    fake_upstream probe([](const fake_request&, fake_responder&) {});
-    dead_port = probe.port();
-  }  // closed: nothing listens there now
+  // A port that is bound but not listening refuses connections, and stays ours for the whole
+  // test, so no test running in parallel can start listening on it.
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket holder(io);
+  holder.open(boost::asio::ip::tcp::v4());
+  holder.bind({boost::asio::ip::make_address("127.0.0.1"), 0});
+  unsigned short dead_port = holder.local_endpoint().port();
   gateway gw(R"(
 channels:
   - name: dead
