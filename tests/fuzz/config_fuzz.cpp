@@ -58,7 +58,8 @@ void check_config(const sy::config& cfg) {
     for (const auto& m : ch.models) {
       FUZZ_CHECK(!m.public_name.empty() && !m.upstream_name.empty());
     }
-    for (const auto& k : ch.api_keys) FUZZ_CHECK(!k.empty());
+    for (const auto& k : ch.api_keys)
+      FUZZ_CHECK(!k.empty());
     FUZZ_CHECK(ch.weight >= 1 && ch.weight <= 1000000);
     FUZZ_CHECK(ch.timeouts.connect >= 1ms && ch.timeouts.first_byte >= 1ms &&
                ch.timeouts.idle >= 1ms && ch.timeouts.total >= 1ms);

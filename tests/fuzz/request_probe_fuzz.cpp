@@ -18,8 +18,8 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -118,7 +118,8 @@ void probe_as(const std::string& body, endpoint kind, const std::uint8_t* data, 
       "quote\" back\\slash \n\r\t\b\f \x01\x1f \x7f /",
       "\xe6\xa8\xa1\xe5\x9e\x8b-\xc3\xa9-\xf0\x9f\x98\x80",
   };
-  for (auto name : fixed) check_rewrite(body, probe, kind, name);
+  for (auto name : fixed)
+    check_rewrite(body, probe, kind, name);
   check_rewrite(body, probe, kind, probe.model + "-upstream");
   check_rewrite(body, probe, kind, probe.model.substr(0, probe.model.size() / 2));
   check_rewrite(body, probe, kind, probe.model);

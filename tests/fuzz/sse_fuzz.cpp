@@ -30,7 +30,8 @@ events run(const std::vector<std::string_view>& pieces) {
   sy::sse::parser parser;
   events out;
   auto on_event = [&](const sy::sse::event& e) { out.push_back({e.type, e.data, e.id}); };
-  for (auto piece : pieces) FUZZ_CHECK(parser.feed(piece, on_event));
+  for (auto piece : pieces)
+    FUZZ_CHECK(parser.feed(piece, on_event));
   FUZZ_CHECK(parser.feed("\n\n", on_event));
   return out;
 }
@@ -48,7 +49,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Every cut at once (bounded: one feed call per byte).
   if (size <= 1024) {
     std::vector<std::string_view> bytes;
-    for (std::size_t i = 0; i < size; ++i) bytes.push_back(in.substr(i, 1));
+    for (std::size_t i = 0; i < size; ++i)
+      bytes.push_back(in.substr(i, 1));
     FUZZ_CHECK(run(bytes) == whole);
   }
 

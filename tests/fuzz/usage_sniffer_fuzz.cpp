@@ -23,7 +23,8 @@ struct counts {
 
 counts run(bool stream, const std::vector<std::string_view>& pieces) {
   sy::openai::usage_sniffer sniffer(stream);
-  for (auto piece : pieces) sniffer.feed(piece);
+  for (auto piece : pieces)
+    sniffer.feed(piece);
   auto u = sniffer.finish();
   return {u.prompt_tokens, u.completion_tokens};
 }
