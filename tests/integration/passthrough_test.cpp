@@ -6,6 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <future>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <thread>
 
 namespace sy::test {
@@ -280,6 +285,49 @@ keys:
   auto res = client.post("/v1/chat/completions", chat_body("gpt-test"), key);
   EXPECT_EQ(res.status, 502);
   EXPECT_NE(res.body.find("\"code\":\"upstream_unreachable\""), std::string::npos) << res.body;
+}
+
+TEST(failures, connect_timeout_gives_504) {
+  // A listener that never accepts, with its accept queue full: the kernel drops further SYNs,
+  // so a connect to it hangs until the gateway's connect timeout.
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor full(io);
+  full.open(boost::asio::ip::tcp::v4());
+  full.bind({boost::asio::ip::make_address("127.0.0.1"), 0});
+  full.listen(0);
+  auto port = full.local_endpoint().port();
+  std::vector<int> fillers;  // raw non-blocking connects (asio's connect would wait)
+  for (int i = 0; i < 8; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);  // in progress or done
+    fillers.push_back(fd);
+  }
+  struct closer {
+    std::vector<int>& fds;
+    ~closer() {
+      for (int fd : fds)
+        ::close(fd);
+    }
+  } close_fillers{fillers};
+  gateway gw(R"(
+channels:
+  - name: full
+    type: openai
+    base_url: http://127.0.0.1:)" +
+             std::to_string(port) + R"(/v1
+    models: [ gpt-test ]
+    timeouts: { connect_ms: 300 }
+keys:
+  - key: )" + key +
+             "\n");
+  http_client client(gw.port());
+  auto res = client.post("/v1/chat/completions", chat_body("gpt-test"), key);
+  EXPECT_EQ(res.status, 504) << res.body;
+  EXPECT_NE(res.body.find("connect timed out"), std::string::npos) << res.body;
 }
 
 TEST(failures, malformed_upstream_response_gives_502) {
