@@ -32,9 +32,7 @@ class reader {
 
   std::string scalar(const YAML::Node& node, const std::string& path) const {
     if (!node.IsScalar()) fail(node, path, "expected a string");
-    std::string missing;
-    auto value = substitute_env(node.Scalar(), env_, &missing);
-    return value;
+    return substitute_env(node.Scalar(), env_);
   }
 
   template <class Int>

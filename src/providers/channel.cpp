@@ -1,5 +1,7 @@
 #include "providers/channel.h"
 
+#include "upstream/tls.h"
+
 #include <boost/url/parse.hpp>
 
 namespace sy {
@@ -25,14 +27,7 @@ channel::channel(channel_config cfg) : cfg_(std::move(cfg)) {
   }
   target_.pool_key = std::string(url.scheme()) + "://" + target_.host + ":" + target_.port;
   if (target_.tls && !cfg_.ca_file.empty()) {
-    auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
-    boost::system::error_code ec;
-    ctx->load_verify_file(cfg_.ca_file, ec);  // unreadable: every handshake fails, visibly
-    ctx->set_verify_mode(asio::ssl::verify_peer);
-    ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                     asio::ssl::context::no_tlsv1_1);
-    target_.tls_context = std::move(ctx);
+    target_.tls_context = upstream::make_client_tls_context(cfg_.ca_file);
     target_.pool_key += "#" + cfg_.ca_file;  // connections verified differently do not mix
   }
 }

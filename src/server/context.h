@@ -4,6 +4,7 @@
 
 #include "auth/key_table.h"
 #include "common/error.h"
+#include "protocol/openai/usage_sniffer.h"
 #include "server/response_writer.h"
 #include "server/runtime.h"
 
@@ -19,11 +20,6 @@ namespace sy {
 
 class worker;
 using clock = std::chrono::steady_clock;
-
-struct usage_counts {
-  std::int64_t prompt_tokens = -1;  // -1: not reported
-  std::int64_t completion_tokens = -1;
-};
 
 // The last key a connection authenticated with: a keep-alive connection almost always presents
 // the same key again, and comparing it costs far less than hashing it.

@@ -1,5 +1,7 @@
 #include "server/server.h"
 
+#include "upstream/tls.h"
+
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

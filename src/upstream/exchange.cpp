@@ -1,5 +1,6 @@
 #include "upstream/exchange.h"
 
+#include "protocol/openai/errors.h"
 #include "protocol/openai/usage_sniffer.h"
 #include "server/response_writer.h"
 
@@ -85,15 +86,7 @@ std::string request_head(const call& c, std::string_view api_key, const request_
 
 // The OpenAI-style error event that ends a stream the upstream broke off.
 std::string stream_error_event(const error& e) {
-  std::string out = R"(data: {"error":{"message":")";
-  for (char ch : e.message) {
-    if (ch == '"' || ch == '\\') out += '\\';
-    if (ch != '\n' && ch != '\r') out += ch;
-  }
-  out += R"(","type":"upstream_error","param":null,"code":")";
-  out += info(e.code).code;
-  out += "\"}}\n\n";
-  return out;
+  return "data: " + openai::encode_error(e) + "\n\n";
 }
 
 template <class Stream>

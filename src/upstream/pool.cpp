@@ -118,14 +118,4 @@ asio::awaitable<std::variant<connection_ptr, error>> pool::connect(
   co_return conn;
 }
 
-std::unique_ptr<asio::ssl::context> make_client_tls_context() {
-  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
-  ctx->set_default_verify_paths();
-  ctx->set_verify_mode(asio::ssl::verify_peer);
-  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                   asio::ssl::context::no_tlsv1_1);
-  return ctx;
-}
-
 }  // namespace sy::upstream

@@ -75,7 +75,4 @@ class pool {
   std::unordered_map<std::string, std::vector<connection_ptr>> idle_;
 };
 
-// The client TLS context: system CA store, peer verification.
-std::unique_ptr<asio::ssl::context> make_client_tls_context();
-
 }  // namespace sy::upstream

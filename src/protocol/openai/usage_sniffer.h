@@ -3,10 +3,19 @@
 #pragma once
 
 #include "protocol/sse/sse.h"
-#include "server/context.h"
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+
+namespace sy {
+
+struct usage_counts {
+  std::int64_t prompt_tokens = -1;  // -1: not reported
+  std::int64_t completion_tokens = -1;
+};
+
+}  // namespace sy
 
 namespace sy::openai {
 
