@@ -48,6 +48,13 @@ class reader {
     return static_cast<Int>(value);
   }
 
+  bool boolean(const YAML::Node& node, const std::string& path) const {
+    auto text = scalar(node, path);
+    if (text == "true" || text == "yes" || text == "on") return true;
+    if (text == "false" || text == "no" || text == "off") return false;
+    fail(node, path, "expected true or false");
+  }
+
   millis duration_ms(const YAML::Node& node, const std::string& path) const {
     return millis{integer<long long>(node, path, 1, 24LL * 3600 * 1000)};
   }
@@ -148,31 +155,40 @@ class reader {
   channel_config channel(const YAML::Node& node, const std::string& path) const {
     only_keys(node, path,
               {"name", "type", "base_url", "api_keys", "api_key", "models", "weight", "timeouts",
-               "mock", "ca_file"});
+               "mock", "ca_file", "api_version", "anthropic_version"});
     channel_config ch;
     if (!node["name"]) fail(node, path, "missing key 'name'");
     ch.name = scalar(node["name"], path + ".name");
     if (ch.name.empty()) fail(node["name"], path + ".name", "must not be empty");
     if (!node["type"]) fail(node, path, "missing key 'type'");
     auto type = scalar(node["type"], path + ".type");
-    if (type == "openai") {
-      ch.type = channel_type::openai;
-    } else if (type == "mock") {
-      ch.type = channel_type::mock;
-    } else {
+    const vendor* v = find_vendor(type);
+    if (!v) {
+      std::string names;
+      for (const auto& row : vendors()) {
+        if (!names.empty()) names += ", ";
+        names += row.name;
+      }
       fail(node["type"], path + ".type",
-           "unknown channel type '" + type + "' (expected: openai, mock)");
+           "unknown channel type '" + type + "' (expected: " + names + ")");
     }
+    ch.type = v->type;
+    ch.vendor = std::string(v->name);
     if (node["base_url"]) ch.base_url = scalar(node["base_url"], path + ".base_url");
-    if (ch.type == channel_type::openai) {
+    if (ch.base_url.empty()) ch.base_url = std::string(v->default_base_url);
+    if (ch.type != channel_type::mock) {
       if (ch.base_url.empty()) fail(node, path, "missing key 'base_url'");
       auto url = boost::urls::parse_absolute_uri(ch.base_url);
       if (!url || (url->scheme() != "http" && url->scheme() != "https") || url->host().empty()) {
-        fail(node["base_url"], path + ".base_url",
+        fail(node["base_url"] ? node["base_url"] : node, path + ".base_url",
              "expected an http:// or https:// URL, got '" + ch.base_url + "'");
       }
       while (!ch.base_url.empty() && ch.base_url.back() == '/')
         ch.base_url.pop_back();
+    }
+    if (node["api_version"]) ch.api_version = scalar(node["api_version"], path + ".api_version");
+    if (node["anthropic_version"]) {
+      ch.anthropic_version = scalar(node["anthropic_version"], path + ".anthropic_version");
     }
     for (const char* k : {"api_keys", "api_key"}) {
       if (!node[k]) continue;
@@ -212,7 +228,9 @@ class reader {
     config cfg;
     cfg.source = source_;
     if (!root.IsDefined() || root.IsNull()) return cfg;
-    only_keys(root, "", {"listen", "workers", "master_key", "limits", "log", "channels", "keys"});
+    only_keys(
+        root, "",
+        {"listen", "workers", "master_key", "limits", "log", "media_fetch", "channels", "keys"});
     if (root["listen"]) listen(root["listen"], cfg);
     if (root["workers"]) cfg.workers = integer<unsigned>(root["workers"], "workers", 0, 1024);
     if (root["master_key"]) {
@@ -255,6 +273,18 @@ class reader {
       if (l["access"]) {
         cfg.log.access = scalar(l["access"], "log.access");
         if (cfg.log.access == "false") cfg.log.access = "off";
+      }
+    }
+    if (auto m = root["media_fetch"]) {
+      only_keys(m, "media_fetch", {"max_bytes", "timeout_ms", "allow_private"});
+      if (m["max_bytes"]) {
+        cfg.media_fetch.max_bytes =
+            integer<std::uint64_t>(m["max_bytes"], "media_fetch.max_bytes", 1024, 1LL << 30);
+      }
+      if (m["timeout_ms"])
+        cfg.media_fetch.timeout = duration_ms(m["timeout_ms"], "media_fetch.timeout_ms");
+      if (m["allow_private"]) {
+        cfg.media_fetch.allow_private = boolean(m["allow_private"], "media_fetch.allow_private");
       }
     }
     if (auto chans = root["channels"]) {

@@ -2,6 +2,8 @@
 // Immutable once loaded; the running server holds it inside a snapshot (server/runtime.h).
 #pragma once
 
+#include "providers/vendors.h"
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -14,8 +16,6 @@
 namespace sy {
 
 using millis = std::chrono::milliseconds;
-
-enum class channel_type { openai, mock };
 
 struct channel_timeouts {
   millis connect{5000};
@@ -41,6 +41,7 @@ struct model_route {
 struct channel_config {
   std::string name;
   channel_type type = channel_type::openai;
+  std::string vendor = "openai";  // the `type:` value as written (a row of providers/vendors.h)
   std::string base_url;
   std::vector<std::string> api_keys;
   std::vector<model_route> models;
@@ -48,6 +49,16 @@ struct channel_config {
   channel_timeouts timeouts;
   mock_options mock;
   std::string ca_file;  // PEM CA bundle to verify this upstream with, instead of the system store
+  std::string api_version = "2024-10-21";        // azure: the api-version query parameter
+  std::string anthropic_version = "2023-06-01";  // anthropic: the anthropic-version header
+};
+
+// Downloading images that a request references by URL, for upstreams that need the bytes
+// inline (Gemini). Private, loopback and link-local addresses are refused unless allowed.
+struct media_fetch_config {
+  std::uint64_t max_bytes = 20u << 20;
+  millis timeout{10000};
+  bool allow_private = false;
 };
 
 struct key_config {
@@ -76,6 +87,7 @@ struct config {
   std::string master_key;
   limits_config limits;
   log_config log;
+  media_fetch_config media_fetch;
   std::vector<channel_config> channels;
   std::vector<key_config> keys;
   std::string source = "<defaults>";  // where it came from, for messages

@@ -4,6 +4,7 @@
 
 #include "auth/key_table.h"
 #include "common/error.h"
+#include "protocol/ir/ir.h"
 #include "protocol/openai/usage_sniffer.h"
 #include "server/response_writer.h"
 #include "server/runtime.h"
@@ -39,6 +40,8 @@ struct request_context {
 
   std::string request_id;
   bool keep_alive = true;
+  // The protocol the client speaks: errors the gateway makes are written in it.
+  ir::protocol client_protocol = ir::protocol::openai;
   clock::time_point start = clock::now();
   std::optional<clock::time_point> first_byte;  // first response byte from the upstream
 

@@ -1,13 +1,16 @@
 #include "server/endpoints.h"
 
 #include "common/json.h"
+#include "protocol/ir/codec.h"
 #include "protocol/openai/errors.h"
 #include "protocol/openai/request_probe.h"
+#include "providers/adapter.h"
 #include "providers/mock/mock.h"
 #include "server/server.h"
 #include "upstream/exchange.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -89,8 +92,22 @@ class client_watch {
   std::shared_ptr<state> state_;
 };
 
+// The value of query parameter `name` in `target` ("" when absent). Values we read are plain
+// tokens (alt=sse, key=sk-...), so no percent-decoding beyond what url_decode does.
+std::string query_param(std::string_view target, std::string_view name);
+std::string url_decode(std::string_view text);
+
 const key_record* authenticate(request_context& ctx, std::optional<error>& failure) {
   auto key = extract_key(ctx.req[http::field::authorization], ctx.req["x-api-key"]);
+  std::string from_query;
+  if (key.empty() && ctx.client_protocol == ir::protocol::gemini) {
+    // Gemini clients send x-goog-api-key, or ?key= in the URL.
+    key = ctx.req["x-goog-api-key"];
+    if (key.empty()) {
+      from_query = query_param(ctx.req.target(), "key");
+      key = from_query;
+    }
+  }
   if (key.empty()) {
     failure = error{errc::invalid_api_key,
                     "You didn't provide an API key. You need to provide your API key in an "
@@ -116,6 +133,173 @@ const key_record* authenticate(request_context& ctx, std::optional<error>& failu
   }
   ctx.key = record;
   return record;
+}
+
+std::string url_decode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
+      out += static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+std::string query_param(std::string_view target, std::string_view name) {
+  auto q = target.find('?');
+  if (q == std::string_view::npos) return {};
+  auto query = target.substr(q + 1);
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto pair = query.substr(0, amp);
+    auto eq = pair.find('=');
+    if (pair.substr(0, eq) == name) {
+      return eq == std::string_view::npos ? std::string() : url_decode(pair.substr(eq + 1));
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+// GET /v1/models for an Anthropic client (it sends anthropic-version): Anthropic's list shape.
+asio::awaitable<void> list_models_anthropic(request_context& ctx) {
+  auto models = ctx.rt.models.list_for(*ctx.key);
+  std::string body = R"({"data":[)";
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    if (i) body += ',';
+    body += R"({"type":"model","id":)";
+    json::append_quoted(body, models[i].name);
+    body += R"(,"display_name":)";
+    json::append_quoted(body, models[i].name);
+    body += R"(,"created_at":"1970-01-01T00:00:00Z"})";
+  }
+  body += R"(],"has_more":false,"first_id":)";
+  body += models.empty() ? "null" : json::quoted(models.front().name);
+  body += R"(,"last_id":)";
+  body += models.empty() ? "null" : json::quoted(models.back().name);
+  body += '}';
+  co_await send_json(ctx, 200, body);
+}
+
+void append_gemini_model(std::string& out, std::string_view name) {
+  out += R"({"name":)";
+  json::append_quoted(out, "models/" + std::string(name));
+  out += R"(,"version":"001","displayName":)";
+  json::append_quoted(out, name);
+  out +=
+      R"(,"supportedGenerationMethods":["generateContent","streamGenerateContent","countTokens"]})";
+}
+
+// GET /v1beta/models and /v1beta/models/{model}: Gemini's shapes.
+asio::awaitable<void> list_models_gemini(request_context& ctx, std::string_view one) {
+  auto models = ctx.rt.models.list_for(*ctx.key);
+  std::string body;
+  if (one.empty()) {
+    body = R"({"models":[)";
+    for (std::size_t i = 0; i < models.size(); ++i) {
+      if (i) body += ',';
+      append_gemini_model(body, models[i].name);
+    }
+    body += "]}";
+    co_await send_json(ctx, 200, body);
+    co_return;
+  }
+  auto wanted = url_decode(one);
+  for (const auto& m : models) {
+    if (m.name != wanted) continue;
+    append_gemini_model(body, m.name);
+    co_await send_json(ctx, 200, body);
+    co_return;
+  }
+  const error e{errc::model_not_found, "models/" + wanted + " is not found.", "model"};
+  co_await send_error(ctx, e);
+}
+
+// A rough count for upstreams that have no counting endpoint: about four bytes of text per
+// token. (A real tokenizer arrives with metering.)
+std::int64_t estimate_tokens(const ir::request& r) {
+  std::size_t bytes = 0;
+  for (const auto& p : r.system)
+    bytes += p.text.size();
+  for (const auto& m : r.messages) {
+    bytes += 4;  // role and framing
+    for (const auto& p : m.parts) {
+      bytes += p.text.size() + p.arguments.size() + p.name.size();
+      for (const auto& c : p.content)
+        bytes += c.text.size();
+      if (p.type == ir::part::kind::image) bytes += 1600 * 4;  // Anthropic's ~1.6K per image
+    }
+  }
+  for (const auto& t : r.tools)
+    bytes += t.name.size() + t.description.size() + boost::json::serialize(t.parameters).size();
+  return static_cast<std::int64_t>((bytes + 3) / 4);
+}
+
+// POST /v1/messages/count_tokens: Anthropic upstreams count for real (passthrough); for the
+// others the count is estimated locally.
+asio::awaitable<void> count_tokens(request_context& ctx) {
+  auto probed = openai::probe_request(ctx.req.body(), openai::endpoint::messages);
+  if (auto* e = std::get_if<error>(&probed)) {
+    co_await send_error(ctx, *e);
+    co_return;
+  }
+  auto& probe = std::get<openai::request_probe>(probed);
+  ctx.model = probe.model;
+  if (!key_allows_model(*ctx.key, probe.model)) {
+    const error e{errc::model_not_allowed, "This key may not use the model '" + probe.model + "'.",
+                  "model"};
+    co_await send_error(ctx, e);
+    co_return;
+  }
+  thread_local std::vector<deployment> candidates;
+  if (!ctx.rt.models.lookup(probe.model, candidates)) {
+    const error e{errc::model_not_found,
+                  "The model '" + probe.model + "' does not exist or you do not have access to it.",
+                  "model"};
+    co_await send_error(ctx, e);
+    co_return;
+  }
+  const deployment d = model_table::pick(candidates, ctx.w.random());
+  ctx.channel = d.target->name();
+  if (d.target->config().type == channel_type::anthropic) {
+    upstream::call c{*d.target};
+    const providers::client_headers from_client{ctx.req["anthropic-version"],
+                                                ctx.req["anthropic-beta"]};
+    auto out = providers::build(
+        *d.target, providers::operation::count_tokens,
+        d.upstream_model.empty() ? std::string_view(probe.model) : d.upstream_model, false,
+        from_client);
+    c.path = std::move(out.target);
+    c.headers = std::move(out.headers);
+    c.body = std::move(ctx.req.body());
+    openai::rewrite_model(c.body, probe, d.upstream_model);
+    std::optional<error> failure;
+    {
+      client_watch watch(ctx);
+      failure = co_await upstream::forward(ctx, ctx.w.pool(), c);
+    }
+    if (failure && !ctx.client_gone) co_await send_error(ctx, *failure);
+    co_return;
+  }
+  auto decoded = ir::decode_request(ir::protocol::anthropic, ctx.req.body());
+  if (auto* e = std::get_if<error>(&decoded)) {
+    co_await send_error(ctx, *e);
+    co_return;
+  }
+  auto body =
+      fmt::format(R"({{"input_tokens":{}}})", estimate_tokens(std::get<ir::request>(decoded)));
+  co_await send_json(ctx, 200, body);
 }
 
 void append_model(std::string& out, const model_table::listed_model& m) {
@@ -151,50 +335,186 @@ asio::awaitable<void> retrieve_model(request_context& ctx, std::string_view id) 
   co_await send_error(ctx, e);
 }
 
-// Chat completions and embeddings: decode, admit, route, then passthrough or mock.
-asio::awaitable<void> relay(request_context& ctx, openai::endpoint kind, std::string_view suffix) {
+// What the inbound endpoint learned before routing.
+struct inbound {
+  ir::protocol protocol = ir::protocol::openai;
+  openai::endpoint kind = openai::endpoint::chat_completions;
+  std::string model;  // the public model name the client asked for
+  bool stream = false;
+  bool json_array = false;  // Gemini streamGenerateContent without ?alt=sse
+  openai::request_probe probe;
+};
+
+std::string new_response_id(ir::protocol p, const request_context& ctx) {
+  // Derived from the request id (already random and unique): "req_<hex>" → "<prefix><hex>".
+  std::string_view tail = ctx.request_id;
+  if (tail.starts_with("req_")) tail.remove_prefix(4);
+  switch (p) {
+    case ir::protocol::anthropic:
+      return "msg_" + std::string(tail);
+    case ir::protocol::gemini:
+      return std::string(tail);
+    default:
+      return "chatcmpl-" + std::string(tail);
+  }
+}
+
+ir::stream_options stream_options_for(const request_context& ctx, const inbound& in) {
+  ir::stream_options o;
+  o.id = new_response_id(in.protocol, ctx);
+  o.model = in.model;
+  o.created = static_cast<std::int64_t>(std::time(nullptr));
+  o.include_usage = in.probe.include_usage;
+  o.json_array = in.json_array;
+  return o;
+}
+
+// A mock channel answering a client of another protocol: the mock's answer goes through the
+// client's codec, streamed or not.
+asio::awaitable<void> serve_mock_translated(request_context& ctx, const channel& ch,
+                                            const inbound& in, const ir::request& req) {
+  auto answer = mock::respond(ch, req);
+  answer.model = in.model;
+  answer.id = new_response_id(in.protocol, ctx);
+  ctx.usage = {answer.tokens.input, answer.tokens.output};
+  ctx.first_byte = clock::now();
+  std::string body;
+  http::fields f;
+  f.set("x-request-id", ctx.request_id);
+  if (in.stream) {
+    auto encoder = ir::make_stream_encoder(in.protocol, stream_options_for(ctx, in));
+    for (const auto& ev : ir::to_events(answer))
+      encoder->encode(ev, body);
+    encoder->finish(body);
+    f.set(http::field::content_type, encoder->content_type());
+    f.set(http::field::cache_control, "no-cache");
+  } else {
+    body = ir::encode_response(in.protocol, answer);
+    f.set(http::field::content_type, in.protocol == ir::protocol::gemini
+                                         ? "application/json; charset=UTF-8"
+                                         : "application/json");
+  }
+  auto ec = co_await ctx.out.start(200, f, body.size(), ctx.keep_alive, body, true);
+  if (ec) ctx.client_gone = true;
+}
+
+void log_dropped(const request_context& ctx, const ir::dropped_fields& dropped, ir::protocol to) {
+  if (dropped.empty()) return;
+  std::string names;
+  for (const auto& d : dropped) {
+    if (!names.empty()) names += ", ";
+    names += d;
+  }
+  spdlog::warn("request {}: fields {} cannot be expressed for a {} upstream and were dropped",
+               ctx.request_id, names, ir::to_string(to));
+}
+
+// Decode, admit, route, then passthrough (same protocol both sides), translation or mock.
+asio::awaitable<void> relay(request_context& ctx, inbound& in) {
+  auto kind = in.kind;
   auto probed = openai::probe_request(ctx.req.body(), kind);
   if (auto* e = std::get_if<error>(&probed)) {
     co_await send_error(ctx, *e);
     co_return;
   }
-  auto& probe = std::get<openai::request_probe>(probed);
-  ctx.model = probe.model;
-  ctx.stream = probe.stream && kind == openai::endpoint::chat_completions;
+  in.probe = std::move(std::get<openai::request_probe>(probed));
+  if (in.protocol != ir::protocol::gemini) {
+    in.model = in.probe.model;
+    in.stream = in.probe.stream && kind != openai::endpoint::embeddings;
+  }
+  ctx.model = in.model;
+  ctx.stream = in.stream;
 
-  if (!key_allows_model(*ctx.key, probe.model)) {
-    const error e{errc::model_not_allowed, "This key may not use the model '" + probe.model + "'.",
+  if (!key_allows_model(*ctx.key, in.model)) {
+    const error e{errc::model_not_allowed, "This key may not use the model '" + in.model + "'.",
                   "model"};
     co_await send_error(ctx, e);
     co_return;
   }
   thread_local std::vector<deployment> candidates;
-  if (!ctx.rt.models.lookup(probe.model, candidates)) {
+  if (!ctx.rt.models.lookup(in.model, candidates)) {
     const error e{errc::model_not_found,
-                  "The model '" + probe.model + "' does not exist or you do not have access to it.",
+                  "The model '" + in.model + "' does not exist or you do not have access to it.",
                   "model"};
     co_await send_error(ctx, e);
     co_return;
   }
   const deployment d = model_table::pick(candidates, ctx.w.random());
   ctx.channel = d.target->name();
+  const auto type = d.target->config().type;
+  const auto upstream_protocol = providers::protocol_of(type);
+  if (kind == openai::endpoint::embeddings && upstream_protocol != ir::protocol::openai) {
+    const error e{errc::invalid_request,
+                  "The model '" + in.model + "' does not support embeddings.", "model"};
+    co_await send_error(ctx, e);
+    co_return;
+  }
+  const std::string_view upstream_model =
+      d.upstream_model.empty() ? std::string_view(in.model) : d.upstream_model;
 
-  if (d.target->config().type == channel_type::mock) {
+  if (type == channel_type::mock && in.protocol == ir::protocol::openai) {
     client_watch watch(ctx);
     if (kind == openai::endpoint::chat_completions) {
-      co_await mock::serve_chat(ctx, *d.target, probe);
+      co_await mock::serve_chat(ctx, *d.target, in.probe);
     } else {
-      co_await mock::serve_embeddings(ctx, *d.target, probe);
+      co_await mock::serve_embeddings(ctx, *d.target, in.probe);
     }
     co_return;
   }
 
+  const providers::client_headers from_client{
+      in.protocol == ir::protocol::anthropic ? std::string_view(ctx.req["anthropic-version"])
+                                             : std::string_view{},
+      in.protocol == ir::protocol::anthropic ? std::string_view(ctx.req["anthropic-beta"])
+                                             : std::string_view{}};
   upstream::call c{*d.target};
-  c.path = d.target->target().base_path;
-  c.path += suffix;
-  c.stream = ctx.stream;
-  c.body = std::move(ctx.req.body());
-  openai::rewrite_model(c.body, probe, d.upstream_model);
+  c.stream = in.stream;
+  if (upstream_protocol == in.protocol && type != channel_type::mock) {
+    // Passthrough: the body travels as bytes, only the model value is rewritten.
+    auto out =
+        providers::build(*d.target,
+                         kind == openai::endpoint::embeddings ? providers::operation::embeddings
+                                                              : providers::operation::chat,
+                         upstream_model, in.stream, from_client, !in.json_array);
+    c.path = std::move(out.target);
+    c.headers = std::move(out.headers);
+    c.body = std::move(ctx.req.body());
+    if (in.protocol != ir::protocol::gemini) {
+      openai::rewrite_model(c.body, in.probe, d.upstream_model);
+    }
+  } else {
+    // Translation through the IR.
+    auto decoded = ir::decode_request(in.protocol, ctx.req.body());
+    if (auto* e = std::get_if<error>(&decoded)) {
+      co_await send_error(ctx, *e);
+      co_return;
+    }
+    auto& req = std::get<ir::request>(decoded);
+    req.model = std::string(upstream_model);
+    req.stream = in.stream;
+    if (type == channel_type::mock) {
+      client_watch watch(ctx);
+      co_await serve_mock_translated(ctx, *d.target, in, req);
+      co_return;
+    }
+    if (upstream_protocol == ir::protocol::anthropic && !req.max_tokens) {
+      req.max_tokens = providers::default_max_tokens(upstream_model);
+    }
+    ir::dropped_fields dropped;
+    auto encoded = ir::encode_request(upstream_protocol, req, dropped);
+    if (auto* e = std::get_if<error>(&encoded)) {
+      co_await send_error(ctx, *e);
+      co_return;
+    }
+    log_dropped(ctx, dropped, upstream_protocol);
+    auto out = providers::build(*d.target, providers::operation::chat, upstream_model, in.stream,
+                                from_client);
+    c.path = std::move(out.target);
+    c.headers = std::move(out.headers);
+    c.body = std::move(std::get<std::string>(encoded));
+    c.translate =
+        upstream::translation{in.protocol, upstream_protocol, stream_options_for(ctx, in)};
+  }
   std::optional<error> failure;
   {
     client_watch watch(ctx);
@@ -205,23 +525,51 @@ asio::awaitable<void> relay(request_context& ctx, openai::endpoint kind, std::st
 
 }  // namespace
 
+ir::protocol protocol_for_path(std::string_view target) {
+  auto path = target.substr(0, target.find('?'));
+  if (path.starts_with("/v1beta/")) return ir::protocol::gemini;
+  if (path == "/v1/messages" || path.starts_with("/v1/messages/")) return ir::protocol::anthropic;
+  return ir::protocol::openai;
+}
+
+std::pair<unsigned, std::string> encode_gateway_error(ir::protocol p, const error& e) {
+  if (p == ir::protocol::openai) {
+    return {static_cast<unsigned>(e.http_status()), openai::encode_error(e)};
+  }
+  auto encoded = ir::encode_error(p, ir::from_error(e));
+  return {static_cast<unsigned>(encoded.status), std::move(encoded.body)};
+}
+
 asio::awaitable<void> send_error(request_context& ctx, const error& e) {
   ctx.failure = e.code;
-  auto body = openai::encode_error(e);
-  co_await send_json(ctx, static_cast<unsigned>(e.http_status()), body);
+  auto [status, body] = encode_gateway_error(ctx.client_protocol, e);
+  co_await send_json(ctx, status, body);
 }
 
 asio::awaitable<void> dispatch(request_context& ctx) {
   auto target = ctx.req.target();
   auto path = target.substr(0, target.find('?'));
   auto method = ctx.req.method();
+  ctx.client_protocol = protocol_for_path(target);
   auto wrong_method = [&](std::string_view allowed) {
     return error{errc::method_not_allowed, fmt::format("Method {} is not allowed on {}; use {}.",
                                                        std::string(http::to_string(method)),
                                                        std::string(path), std::string(allowed))};
   };
 
-  enum class handler { health, metrics, chat, embeddings, models, model };
+  enum class handler {
+    health,
+    metrics,
+    chat,
+    embeddings,
+    models,
+    model,
+    messages,
+    count_tokens,
+    gemini_models,
+    gemini_model,
+    gemini_generate,
+  };
   struct route {
     std::string_view path;
     http::verb method;
@@ -230,31 +578,63 @@ asio::awaitable<void> dispatch(request_context& ctx) {
   };
   static constexpr route routes[] = {
       {"/v1/chat/completions", http::verb::post, handler::chat, true},
+      {"/v1/messages", http::verb::post, handler::messages, true},
+      {"/v1/messages/count_tokens", http::verb::post, handler::count_tokens, true},
       {"/v1/embeddings", http::verb::post, handler::embeddings, true},
       {"/v1/models", http::verb::get, handler::models, true},
+      {"/v1beta/models", http::verb::get, handler::gemini_models, true},
       {"/healthz", http::verb::get, handler::health, false},
       {"/metrics", http::verb::get, handler::metrics, false},
   };
   static constexpr route model_route{"/v1/models/", http::verb::get, handler::model, true};
+  static constexpr route gemini_model_route{"/v1beta/models/", http::verb::get,
+                                            handler::gemini_model, true};
+  static constexpr route gemini_generate_route{"/v1beta/models/", http::verb::post,
+                                               handler::gemini_generate, true};
   const route* found = nullptr;
   for (const auto& r : routes) {
     if (path == r.path) found = &r;
   }
+  std::string_view tail;  // what follows a prefix route
   if (!found && path.starts_with(model_route.path) && path.size() > model_route.path.size()) {
     found = &model_route;
+    tail = path.substr(model_route.path.size());
+  }
+  if (!found && path.starts_with(gemini_model_route.path) &&
+      path.size() > gemini_model_route.path.size()) {
+    tail = path.substr(gemini_model_route.path.size());
+    found = tail.find(':') == std::string_view::npos ? &gemini_model_route : &gemini_generate_route;
   }
 
-  // Refusals first, each in OpenAI's error format.
+  // Refusals first, each in the client protocol's error format.
   std::optional<error> refused;
+  inbound in;
+  in.protocol = ctx.client_protocol;
   if (!found) {
     refused = error{errc::not_found,
                     fmt::format("Unknown request URL: {} {}.", std::string(http::to_string(method)),
                                 std::string(path))};
   } else if (method != found->method) {
     refused = wrong_method(http::to_string(found->method));
-  } else if (found->authenticated) {
-    authenticate(ctx, refused);
+  } else if (found->h == handler::gemini_generate) {
+    // "{model}:generateContent" or "{model}:streamGenerateContent"; the model may be
+    // percent-encoded.
+    auto colon = tail.rfind(':');
+    auto action = tail.substr(colon + 1);
+    in.model = url_decode(tail.substr(0, colon));
+    in.kind = openai::endpoint::generate_content;
+    if (action == "streamGenerateContent") {
+      in.stream = true;
+      in.json_array = query_param(target, "alt") != "sse";
+    } else if (action != "generateContent") {
+      refused = error{errc::not_found,
+                      fmt::format("Unknown request URL: {} {}.",
+                                  std::string(http::to_string(method)), std::string(path))};
+    }
+    if (in.model.empty())
+      refused = error{errc::invalid_request, "The model name is empty.", "model"};
   }
+  if (!refused && found && found->authenticated) authenticate(ctx, refused);
   if (refused) {
     co_await send_error(ctx, *refused);
     co_return;
@@ -275,16 +655,38 @@ asio::awaitable<void> dispatch(request_context& ctx) {
       break;
     }
     case handler::chat:
-      co_await relay(ctx, openai::endpoint::chat_completions, "/chat/completions");
+      in.kind = openai::endpoint::chat_completions;
+      co_await relay(ctx, in);
+      break;
+    case handler::messages:
+      in.kind = openai::endpoint::messages;
+      co_await relay(ctx, in);
+      break;
+    case handler::gemini_generate:
+      co_await relay(ctx, in);
+      break;
+    case handler::count_tokens:
+      co_await count_tokens(ctx);
       break;
     case handler::embeddings:
-      co_await relay(ctx, openai::endpoint::embeddings, "/embeddings");
+      in.kind = openai::endpoint::embeddings;
+      co_await relay(ctx, in);
       break;
     case handler::models:
-      co_await list_models(ctx);
+      if (ctx.req.find("anthropic-version") != ctx.req.end()) {
+        co_await list_models_anthropic(ctx);
+      } else {
+        co_await list_models(ctx);
+      }
       break;
     case handler::model:
-      co_await retrieve_model(ctx, path.substr(model_route.path.size()));
+      co_await retrieve_model(ctx, tail);
+      break;
+    case handler::gemini_models:
+      co_await list_models_gemini(ctx, {});
+      break;
+    case handler::gemini_model:
+      co_await list_models_gemini(ctx, tail);
       break;
   }
 }

@@ -101,14 +101,15 @@ void finish(request_context& ctx) {
 }
 
 // Errors found before a request context exists (bad framing, limits): answer and close.
+// `target` is the request target when the header was read (it tells the error format).
 asio::awaitable<void> reject(beast::tcp_stream& stream, watchdog& guard, errc code,
-                             const std::string& message) {
+                             const std::string& message, std::string_view target = {}) {
   const error e{code, message, {}};
-  auto body = openai::encode_error(e);
+  auto [status, body] = encode_gateway_error(protocol_for_path(target), e);
   http::fields f;
   f.set(http::field::content_type, "application/json");
   response_writer out(stream, guard, std::chrono::seconds(5));
-  co_await out.start(info(code).http_status, f, body.size(), false, body, true);
+  co_await out.start(status, f, body.size(), false, body, true);
 }
 
 }  // namespace
@@ -159,7 +160,11 @@ asio::awaitable<void> run_session(worker& w, asio::ip::tcp::socket socket) {
                                     : code == errc::payload_too_large
                                         ? too_large
                                         : "Malformed HTTP request: " + ec.message() + ".";
-        co_await reject(stream, guard, code, message);
+        // With a whole header (the body is what is too large) the target tells the format.
+        const std::string target(code == errc::payload_too_large
+                                     ? std::string_view(parser.get().target())
+                                     : std::string_view{});
+        co_await reject(stream, guard, code, message, target);
         break;
       }
       if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
@@ -185,7 +190,8 @@ asio::awaitable<void> run_session(worker& w, asio::ip::tcp::socket socket) {
         bec = read_ec;
       }
       if (bec == http::error::body_limit) {
-        co_await reject(stream, guard, errc::payload_too_large, too_large);
+        const std::string target(parser.get().target());
+        co_await reject(stream, guard, errc::payload_too_large, too_large, target);
         break;
       }
       if (bec) break;  // the client went away or stalled mid-body: nobody to answer

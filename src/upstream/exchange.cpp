@@ -56,7 +56,7 @@ std::chrono::milliseconds until(steady::time_point deadline, std::chrono::millis
   return std::min(left, cap);
 }
 
-std::string request_head(const call& c, std::string_view api_key, const request_context& ctx) {
+std::string request_head(const call& c, const request_context& ctx) {
   const auto& t = c.target.target();
   std::string head;
   head.reserve(256 + c.path.size());
@@ -67,11 +67,7 @@ std::string request_head(const call& c, std::string_view api_key, const request_
   head += " HTTP/1.1\r\nHost: ";
   head += t.host_header;
   head += "\r\n";
-  if (!api_key.empty()) {
-    head += "Authorization: Bearer ";
-    head += api_key;
-    head += "\r\n";
-  }
+  head += c.headers;
   if (c.method == http::verb::post) {
     head += "Content-Type: application/json\r\nContent-Length: ";
     head += std::to_string(c.body.size());
@@ -89,11 +85,205 @@ std::string stream_error_event(const error& e) {
   return "data: " + openai::encode_error(e) + "\n\n";
 }
 
+// Up to this much of a non-streamed upstream body is read for translation.
+constexpr std::size_t max_translated_body = 64u << 20;
+
+usage_counts from_ir(const ir::usage& u) {
+  return usage_counts{u.input, u.output};
+}
+
+// The response head of a translated answer: only what still holds after translation (the
+// upstream's request id and retry-after), never its Content-Type or Content-Length.
+template <class Fields>
+void translated_head(request_context& ctx, unsigned status, std::string_view content_type,
+                     const Fields& upstream) {
+  ctx.out.prepare(status);
+  ctx.out.header("content-type", content_type);
+  for (std::string_view name : {"x-request-id", "request-id"}) {
+    if (auto it = upstream.find(name); it != upstream.end()) {
+      ctx.out.header("x-upstream-request-id", it->value());
+      break;
+    }
+  }
+  for (std::string_view name : {"retry-after", "retry-after-ms"}) {
+    if (auto it = upstream.find(name); it != upstream.end()) ctx.out.header(name, it->value());
+  }
+  ctx.out.header("x-request-id", ctx.request_id);
+}
+
+std::string_view json_content_type(ir::protocol p) {
+  return p == ir::protocol::gemini ? "application/json; charset=UTF-8" : "application/json";
+}
+
+// Reads the next piece of the upstream body into conn.relay; an empty piece with `done` set
+// means the body ended.
+template <class Stream>
+asio::awaitable<error_code> read_piece(connection& conn, Stream& stream,
+                                       http::response_parser<http::buffer_body>& parser,
+                                       std::chrono::milliseconds idle, std::string_view& piece) {
+  auto& res = parser.get();
+  auto& buf = conn.relay;
+  res.body().data = buf.data();
+  res.body().size = buf.size();
+  error_code ec;
+  while (!parser.is_done() && conn.buffer.size() > 0 && res.body().size > 0) {
+    auto used = parser.put(conn.buffer.data(), ec);
+    conn.buffer.consume(used);
+    if (ec == http::error::need_more || ec == http::error::need_buffer) ec = {};
+    if (ec || used == 0) break;
+  }
+  if (!ec && !parser.is_done() && res.body().size == buf.size()) {
+    conn.guard.arm(idle);
+    auto [read_ec, n] = co_await http::async_read_some(stream, conn.buffer, parser, use_tuple);
+    conn.guard.disarm();
+    ec = read_ec == http::error::need_buffer ? error_code{} : read_ec;
+  }
+  piece = std::string_view(buf.data(), buf.size() - res.body().size);
+  co_return ec;
+}
+
+// The translating relay: the upstream's answer is decoded from its protocol and re-encoded in
+// the client's. Streams are translated event by event as they arrive; a non-streamed body or
+// an error is read whole first (capped), then rewritten.
+template <class Stream>
+asio::awaitable<result> relay_translated(request_context& ctx, connection& conn, Stream& stream,
+                                         http::response_parser<http::buffer_body>& parser, call& c,
+                                         steady::time_point deadline) {
+  const auto& timeouts = c.target.config().timeouts;
+  const auto& tr = *c.translate;
+  auto& res = parser.get();
+  const unsigned status = res.result_int();
+  const bool upstream_keep_alive = res.keep_alive();
+  const bool sse =
+      beast::iequals(res[http::field::content_type].substr(0, 17), "text/event-stream");
+  auto failed = [&](bool expired, const error_code& ec) {
+    return expired ? error{errc::upstream_timeout,
+                           "upstream " + c.target.name() + ": reading the response timed out"}
+                   : error{errc::upstream_unreachable,
+                           "upstream " + c.target.name() + ": response cut short: " + ec.message()};
+  };
+
+  if (status < 300 && sse && c.stream) {
+    sse::parser events_in;
+    auto decoder = ir::make_stream_decoder(tr.upstream);
+    auto encoder = ir::make_stream_encoder(tr.client, tr.stream);
+    std::vector<ir::stream_event> events;
+    ir::usage tokens;
+    std::string out;
+    auto on_event = [&](const sse::event& e) {
+      if (!decoder->done()) decoder->feed(e, events);
+    };
+    auto emit = [&](const ir::stream_event& ev) {
+      if (ev.type == ir::stream_event::kind::usage || ev.type == ir::stream_event::kind::start) {
+        tokens.merge(ev.tokens);
+      }
+      encoder->encode(ev, out);
+    };
+    bool done = parser.is_done();
+    while (true) {
+      std::string_view piece;
+      error_code rec;
+      if (!done)
+        rec = co_await read_piece(conn, stream, parser, until(deadline, timeouts.idle), piece);
+      if (!rec && !events_in.feed(piece, on_event)) rec = http::error::body_limit;
+      for (const auto& ev : events)
+        emit(ev);
+      events.clear();
+      done = done || parser.is_done();
+      if (rec) {
+        ctx.usage = from_ir(tokens);
+        if (ctx.client_gone) co_return result{outcome::close, {}};
+        auto failure = failed(conn.guard.expired(), rec);
+        if (!ctx.out.started() && out.empty()) co_return result{outcome::close, failure};
+        ctx.failure = failure.code;
+        ctx.keep_alive = false;
+        ir::stream_event ev;
+        ev.type = ir::stream_event::kind::error;
+        ev.failure = ir::from_error(failure);
+        encoder->encode(ev, out);
+        done = true;
+      }
+      if (done) encoder->finish(out);
+      error_code wec;
+      if (!ctx.out.started()) {
+        translated_head(ctx, 200, encoder->content_type(), res);
+        ctx.out.header("cache-control", "no-cache");
+        wec = co_await ctx.out.start(std::nullopt, ctx.keep_alive, out, done);
+      } else if (done) {
+        wec = co_await ctx.out.finish(out);
+      } else if (!out.empty()) {
+        wec = co_await ctx.out.write(out);
+      }
+      out.clear();
+      if (wec) {
+        ctx.usage = from_ir(tokens);
+        ctx.client_gone = true;
+        co_return result{outcome::close, {}};
+      }
+      if (done) break;
+    }
+    ctx.usage = from_ir(tokens);
+    bool clean = parser.is_done() && upstream_keep_alive && !ctx.failure;
+    co_return result{clean ? outcome::reusable : outcome::close, {}};
+  }
+
+  // Whole body first.
+  std::string body;
+  while (!parser.is_done()) {
+    std::string_view piece;
+    auto rec = co_await read_piece(conn, stream, parser, until(deadline, timeouts.idle), piece);
+    if (rec) {
+      if (ctx.client_gone) co_return result{outcome::close, {}};
+      co_return result{outcome::close, failed(conn.guard.expired(), rec)};
+    }
+    if (body.size() + piece.size() > max_translated_body) {
+      co_return result{outcome::close,
+                       error{errc::upstream_bad_response,
+                             "upstream " + c.target.name() + ": response body too large"}};
+    }
+    body.append(piece);
+  }
+  auto next = upstream_keep_alive ? outcome::reusable : outcome::close;
+
+  std::string answer;
+  unsigned answer_status = 200;
+  std::string_view content_type = json_content_type(tr.client);
+  if (status >= 300) {
+    auto e = ir::decode_error(tr.upstream, static_cast<int>(status), body);
+    auto encoded = ir::encode_error(tr.client, e);
+    answer_status = static_cast<unsigned>(encoded.status);
+    answer = std::move(encoded.body);
+  } else {
+    auto decoded = ir::decode_response(tr.upstream, body);
+    if (auto* e = std::get_if<error>(&decoded)) co_return result{next, std::move(*e)};
+    auto& response = std::get<ir::response>(decoded);
+    ctx.usage = from_ir(response.tokens);
+    if (response.model.empty()) response.model = tr.stream.model;
+    if (response.id.empty()) response.id = tr.stream.id;
+    if (response.created == 0) response.created = tr.stream.created;
+    if (c.stream) {
+      // Asked for a stream, got one JSON body (a server that ignores `stream`): the answer is
+      // replayed as the client's stream.
+      auto encoder = ir::make_stream_encoder(tr.client, tr.stream);
+      for (const auto& ev : ir::to_events(response))
+        encoder->encode(ev, answer);
+      encoder->finish(answer);
+      content_type = encoder->content_type();
+    } else {
+      answer = ir::encode_response(tr.client, response);
+    }
+  }
+  translated_head(ctx, answer_status, content_type, res);
+  auto wec = co_await ctx.out.start(answer.size(), ctx.keep_alive, answer, true);
+  if (wec) ctx.client_gone = true;
+  co_return result{next, {}};
+}
+
 template <class Stream>
 asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream& stream, call& c,
                                  steady::time_point deadline) {
   const auto& timeouts = c.target.config().timeouts;
-  auto head = request_head(c, c.target.next_api_key(), ctx);
+  auto head = request_head(c, ctx);
 
   auto timed_out = [&](std::string_view what) {
     return error{errc::upstream_timeout,
@@ -139,6 +329,10 @@ asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream&
                                                ": malformed response: " + hec.message()}};
   }
   ctx.first_byte = steady::now();
+  if (c.translate) {
+    auto translated = co_await relay_translated(ctx, conn, stream, parser, c, deadline);
+    co_return translated;
+  }
 
   auto& res = parser.get();
   auto status = res.result_int();

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "common/error.h"
+#include "protocol/ir/codec.h"
 #include "providers/channel.h"
 #include "server/context.h"
 #include "upstream/pool.h"
@@ -16,12 +17,22 @@
 
 namespace sy::upstream {
 
+// Set when the client and the upstream speak different protocols: the response (or stream, or
+// error) is decoded from `upstream` and re-encoded for `client` instead of relayed as bytes.
+struct translation {
+  ir::protocol client = ir::protocol::openai;
+  ir::protocol upstream = ir::protocol::openai;
+  ir::stream_options stream;  // for the client's stream encoder
+};
+
 struct call {
   channel& target;
   beast::http::verb method = beast::http::verb::post;
-  std::string path;  // request target, base path included
-  std::string body;  // JSON
+  std::string path;     // request target, base path included
+  std::string headers;  // "Name: value\r\n" lines: auth and version (providers::build)
+  std::string body;     // JSON
   bool stream = false;
+  std::optional<translation> translate;
 };
 
 // Relays the upstream's response (any status) to the client through ctx.out. Returns the error

@@ -65,12 +65,11 @@ void check_config(const sy::config& cfg) {
                ch.timeouts.idle >= 1ms && ch.timeouts.total >= 1ms);
     FUZZ_CHECK(ch.mock.latency >= 0ms && ch.mock.chunk_delay >= 0ms);
     FUZZ_CHECK(ch.mock.words >= 1 && ch.mock.chunks >= 1);
-    if (ch.type == sy::channel_type::openai) {
+    if (ch.type != sy::channel_type::mock) {
       FUZZ_CHECK(starts_with(ch.base_url, "http://") || starts_with(ch.base_url, "https://"));
       FUZZ_CHECK(ch.base_url.back() != '/');
-    } else {
-      FUZZ_CHECK(ch.type == sy::channel_type::mock);
     }
+    FUZZ_CHECK(sy::find_vendor(ch.vendor) && sy::find_vendor(ch.vendor)->type == ch.type);
   }
   std::set<std::string> keys;
   for (const auto& k : cfg.keys) {

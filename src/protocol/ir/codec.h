@@ -76,6 +76,10 @@ encoded_error encode_error(protocol p, const api_error& e);
 std::unique_ptr<stream_decoder> make_stream_decoder(protocol p);
 std::unique_ptr<stream_encoder> make_stream_encoder(protocol p, stream_options options);
 
+// A whole response as the stream events that would have carried it: for a server that answers
+// a stream request with one JSON body, and for the mock channel.
+std::vector<stream_event> to_events(const response& r);
+
 // The gateway's own errors (common/error.h) as API errors any protocol can render.
 api_error from_error(const error& e);
 

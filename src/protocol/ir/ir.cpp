@@ -123,6 +123,50 @@ api_error from_error(const error& e) {
   return out;
 }
 
+std::vector<stream_event> to_events(const response& r) {
+  std::vector<stream_event> out;
+  auto add = [&](stream_event::kind k) -> stream_event& {
+    out.emplace_back();
+    out.back().type = k;
+    return out.back();
+  };
+  auto& start = add(stream_event::kind::start);
+  start.id = r.id;
+  start.name = r.model;
+  int tools = 0;
+  for (const auto& p : r.parts) {
+    switch (p.type) {
+      case part::kind::text:
+        add(stream_event::kind::text_delta).text = p.text;
+        break;
+      case part::kind::reasoning:
+        if (!p.text.empty()) add(stream_event::kind::reasoning_delta).text = p.text;
+        if (!p.signature.empty()) add(stream_event::kind::reasoning_signature).text = p.signature;
+        break;
+      case part::kind::redacted_reasoning:
+        add(stream_event::kind::redacted_reasoning).text = p.data;
+        break;
+      case part::kind::tool_call: {
+        auto& call = add(stream_event::kind::tool_call_start);
+        call.tool_index = tools;
+        call.id = p.id;
+        call.name = p.name;
+        auto& args = add(stream_event::kind::tool_args_delta);
+        args.tool_index = tools++;
+        args.text = p.arguments.empty() ? "{}" : p.arguments;
+        break;
+      }
+      default:
+        break;  // images and tool results do not occur in an assistant answer we relay
+    }
+  }
+  if (!r.tokens.empty()) add(stream_event::kind::usage).tokens = r.tokens;
+  auto& fin = add(stream_event::kind::finish);
+  fin.reason = r.finish == finish_reason::none ? finish_reason::stop : r.finish;
+  fin.text = r.stop_sequence;
+  return out;
+}
+
 std::variant<request, error> decode_request(protocol p, std::string_view body) {
   switch (p) {
     case protocol::anthropic:

@@ -46,7 +46,7 @@ struct part {
   // tool call / tool result
   std::string id;
   std::string name;
-  std::string arguments;  // JSON text of the arguments object
+  std::string arguments;      // JSON text of the arguments object
   std::vector<part> content;  // tool result content: text and image parts
   bool is_error = false;
   // reasoning
@@ -72,8 +72,8 @@ struct tool {
 struct tool_choice {
   enum class kind { unset, auto_, none, required, named };
   kind type = kind::unset;
-  std::string name;                     // for `named`
-  std::optional<bool> parallel;         // OpenAI parallel_tool_calls; Anthropic's inverse flag
+  std::string name;              // for `named`
+  std::optional<bool> parallel;  // OpenAI parallel_tool_calls; Anthropic's inverse flag
 };
 
 struct response_format {
@@ -187,16 +187,16 @@ error_kind kind_for_status(int status);
 
 struct stream_event {
   enum class kind {
-    start,               // id, model; `tokens` may carry the prompt count (Anthropic)
-    text_delta,          // text
-    reasoning_delta,     // text
+    start,                // id, model; `tokens` may carry the prompt count (Anthropic)
+    text_delta,           // text
+    reasoning_delta,      // text
     reasoning_signature,  // text = the signature of the current reasoning block
-    redacted_reasoning,  // text = opaque data
-    tool_call_start,     // tool_index, id, name
-    tool_args_delta,     // tool_index, text = a fragment of the arguments JSON
-    usage,               // tokens: running totals; the last one wins
-    finish,              // reason (+ text = matched stop sequence)
-    error,               // failure
+    redacted_reasoning,   // text = opaque data
+    tool_call_start,      // tool_index, id, name
+    tool_args_delta,      // tool_index, text = a fragment of the arguments JSON
+    usage,                // tokens: running totals; the last one wins
+    finish,               // reason (+ text = matched stop sequence)
+    error,                // failure
   };
   kind type = kind::text_delta;
   int tool_index = 0;  // counts tool calls only, from 0 (not the content-block index)

@@ -111,6 +111,9 @@ std::variant<request_probe, error> probe_request(std::string_view body, endpoint
   padded.assign(body);
   padded.reserve(body.size() + simdjson::SIMDJSON_PADDING);
   if (parser.parse(padded.data(), padded.size(), false).get(doc) != simdjson::SUCCESS) {
+    if (kind != endpoint::chat_completions && kind != endpoint::embeddings) {
+      return bad("The request body is not valid JSON.");
+    }
     return bad(
         "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
         "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was "
@@ -160,11 +163,12 @@ std::variant<request_probe, error> probe_request(std::string_view body, endpoint
       has_input = true;
     }
   }
+  if (kind == endpoint::generate_content) return probe;  // the model is in the path
   if (models == 0 || probe.model.empty()) {
     return bad("you must provide a model parameter", "model");
   }
   if (models > 1) return bad("Duplicate key 'model' in the request body.", "model");
-  if (kind == endpoint::chat_completions && !has_messages) {
+  if ((kind == endpoint::chat_completions || kind == endpoint::messages) && !has_messages) {
     return bad("Missing required parameter: 'messages'.", "messages");
   }
   if (kind == endpoint::embeddings && !has_input) {

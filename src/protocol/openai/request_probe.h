@@ -12,7 +12,10 @@
 
 namespace sy::openai {
 
-enum class endpoint { chat_completions, embeddings };
+// The endpoints whose bodies are probed: OpenAI's two, Anthropic Messages (same shape for what
+// is read here: model, stream, messages) and Gemini generateContent (model in the path: only
+// validated).
+enum class endpoint { chat_completions, embeddings, messages, generate_content };
 
 struct request_probe {
   std::string model;

@@ -182,6 +182,39 @@ asio::awaitable<void> serve_chat(request_context& ctx, const channel& ch,
   if (ec) ctx.client_gone = true;
 }
 
+ir::response respond(const channel& ch, const ir::request& req) {
+  std::string text;
+  for (const auto& p : req.system)
+    text += p.text;
+  for (const auto& m : req.messages) {
+    for (const auto& p : m.parts) {
+      text += p.text;
+      text += p.arguments;
+      for (const auto& c : p.content)
+        text += c.text;
+    }
+  }
+  auto seed = fnv1a(text);
+  int words = ch.config().mock.words;
+  bool truncated = false;
+  if (req.max_tokens && *req.max_tokens > 0 && *req.max_tokens < words) {
+    words = static_cast<int>(*req.max_tokens);
+    truncated = true;
+  }
+  ir::response r;
+  r.id = fmt::format("mock{:016x}", seed);
+  r.model = req.model;
+  r.created = static_cast<std::int64_t>(std::time(nullptr));
+  ir::part answer;
+  for (const auto& w : answer_words(seed, words))
+    answer.text += w;
+  r.parts.push_back(std::move(answer));
+  r.finish = truncated ? ir::finish_reason::length : ir::finish_reason::stop;
+  r.tokens.input = std::max<std::int64_t>(1, static_cast<std::int64_t>(text.size() + 3) / 4);
+  r.tokens.output = words;
+  return r;
+}
+
 asio::awaitable<void> serve_embeddings(request_context& ctx, const channel& ch,
                                        const openai::request_probe& probe) {
   thread_local simdjson::dom::parser parser;

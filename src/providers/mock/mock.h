@@ -3,6 +3,7 @@
 // configurable latency and length. For demos, tests and benchmarks.
 #pragma once
 
+#include "protocol/ir/ir.h"
 #include "protocol/openai/request_probe.h"
 #include "providers/channel.h"
 #include "server/context.h"
@@ -20,6 +21,10 @@ std::vector<std::string> answer_words(std::uint64_t seed, int words);
 
 asio::awaitable<void> serve_chat(request_context& ctx, const channel& ch,
                                  const openai::request_probe& probe);
+// The same deterministic answer as an IR response, for clients of another protocol (their
+// codec encodes it). Seeded by the request's text, so the same request gets the same answer.
+ir::response respond(const channel& ch, const ir::request& req);
+
 asio::awaitable<void> serve_embeddings(request_context& ctx, const channel& ch,
                                        const openai::request_probe& probe);
 

@@ -238,14 +238,51 @@ TEST(config, error_unknown_channel_type) {
   EXPECT_EQ(msg.rfind("test.yaml:6: channels[1].type: unknown channel type 'foo'", 0), 0u) << msg;
 }
 
-TEST(config, error_openai_channel_without_base_url) {
+TEST(config, error_azure_channel_without_base_url) {
   auto msg = must_fail(R"(listen: 127.0.0.1:8080
 channels:
   - name: a
-    type: openai
+    type: azure
     models: [gpt-4o]
 )");
   EXPECT_EQ(msg.rfind("test.yaml:3: channels[0]: missing key 'base_url'", 0), 0u) << msg;
+}
+
+TEST(config, vendor_rows_give_protocol_and_default_base_url) {
+  auto cfg = must_parse(R"(channels:
+  - { name: o, type: openai, models: [gpt-4o] }
+  - { name: d, type: deepseek, models: [deepseek-chat] }
+  - { name: a, type: anthropic, models: [claude-sonnet-4-5], anthropic_version: "2024-01-01" }
+  - { name: g, type: gemini, models: [gemini-2.5-flash] }
+  - { name: z, type: azure, base_url: "https://x.openai.azure.com/", api_version: "2025-01-01",
+      models: [gpt-4o] }
+  - { name: l, type: ollama, base_url: "http://10.0.0.2:11434/v1", models: [llama3] }
+)");
+  ASSERT_EQ(cfg.channels.size(), 6u);
+  EXPECT_EQ(cfg.channels[0].base_url, "https://api.openai.com/v1");
+  EXPECT_EQ(cfg.channels[1].type, channel_type::openai);
+  EXPECT_EQ(cfg.channels[1].vendor, "deepseek");
+  EXPECT_EQ(cfg.channels[1].base_url, "https://api.deepseek.com/v1");
+  EXPECT_EQ(cfg.channels[2].type, channel_type::anthropic);
+  EXPECT_EQ(cfg.channels[2].base_url, "https://api.anthropic.com");
+  EXPECT_EQ(cfg.channels[2].anthropic_version, "2024-01-01");
+  EXPECT_EQ(cfg.channels[3].type, channel_type::gemini);
+  EXPECT_EQ(cfg.channels[3].base_url, "https://generativelanguage.googleapis.com");
+  EXPECT_EQ(cfg.channels[4].type, channel_type::azure);
+  EXPECT_EQ(cfg.channels[4].base_url, "https://x.openai.azure.com");
+  EXPECT_EQ(cfg.channels[4].api_version, "2025-01-01");
+  EXPECT_EQ(cfg.channels[5].base_url, "http://10.0.0.2:11434/v1");
+}
+
+TEST(config, media_fetch) {
+  auto cfg = must_parse(R"(media_fetch: { max_bytes: 4096, timeout_ms: 250, allow_private: true }
+)");
+  EXPECT_EQ(cfg.media_fetch.max_bytes, 4096u);
+  EXPECT_EQ(cfg.media_fetch.timeout, millis{250});
+  EXPECT_TRUE(cfg.media_fetch.allow_private);
+  auto msg = must_fail("media_fetch: { allow_private: maybe }\n");
+  EXPECT_NE(msg.find("media_fetch.allow_private: expected true or false"), std::string::npos)
+      << msg;
 }
 
 TEST(config, error_bad_base_url) {
