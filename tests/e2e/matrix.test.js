@@ -36,7 +36,7 @@ const UPSTREAM = {
   gemini: { channel: 'up-gemini', publicModel: 'm-gemini', model: 'gemini-fake', key: 'gem-up' },
 };
 const SYSTEM = 'You are terse.';
-const T = { timeout: 20_000 };
+const T = { timeout: 10_000 };
 
 let fake;
 let gw; // the running gateway, or null
@@ -157,7 +157,7 @@ const TIME_SCHEMA = { type: 'object', properties: { tz: { type: 'string', descri
 // ---------------------------------------------------------------------------------------------
 
 function openaiAdapter(origin, apiKey) {
-  const client = new OpenAI({ baseURL: `${origin}/v1`, apiKey, maxRetries: 0, timeout: 15_000 });
+  const client = new OpenAI({ baseURL: `${origin}/v1`, apiKey, maxRetries: 0, timeout: 5_000 });
   const tools = [
     { type: 'function', function: { name: 'get_weather', description: 'Current weather in a city', parameters: WEATHER_SCHEMA } },
     { type: 'function', function: { name: 'get_time', description: 'Current time in a time zone', parameters: TIME_SCHEMA } },
@@ -291,7 +291,7 @@ function openaiAdapter(origin, apiKey) {
 }
 
 function anthropicAdapter(origin, apiKey) {
-  const client = new Anthropic({ baseURL: origin, apiKey, maxRetries: 0, timeout: 15_000 });
+  const client = new Anthropic({ baseURL: origin, apiKey, maxRetries: 0, timeout: 5_000 });
   const tools = [
     { name: 'get_weather', description: 'Current weather in a city', input_schema: WEATHER_SCHEMA },
     { name: 'get_time', description: 'Current time in a time zone', input_schema: TIME_SCHEMA },
@@ -345,15 +345,18 @@ function anthropicAdapter(origin, apiKey) {
       const md = events.filter((e) => e.type === 'message_delta');
       eq(md.length, 1, 'number of message_delta events');
       eq(types.indexOf('message_delta'), types.length - 2, 'message_delta comes right before message_stop');
+      // message_start carries a usage object; its input_tokens may still be 0 when the upstream
+      // reports usage only at the end (OpenAI): message_delta.usage then carries the totals.
       ok(events[0].message.usage && typeof events[0].message.usage.input_tokens === 'number', `message_start carries usage.input_tokens: ${show(events[0])}`);
+      ok(typeof md[0].usage?.output_tokens === 'number', `message_delta carries usage.output_tokens: ${show(md[0])}`);
       return {
         text,
         deltas,
         finish: md[0].delta.stop_reason,
-        usage: { input: events[0].message.usage.input_tokens, output: md[0].usage.output_tokens },
+        // What the SDK makes of message_start + message_delta.
+        usage: usageOf(final.usage),
         finalText: textOf(final),
         finalFinish: final.stop_reason,
-        finalUsage: usageOf(final.usage),
       };
     },
     async toolCall({ model, prompt, stream }) {
@@ -361,6 +364,8 @@ function anthropicAdapter(origin, apiKey) {
       const params = { model, max_tokens: 256, messages, tools };
       const m = checkMessage(stream ? await client.messages.stream(params).finalMessage() : await client.messages.create(params), 'message');
       const calls = m.content.filter((b) => b.type === 'tool_use').map((b) => ({ id: b.id, name: b.name, args: b.input }));
+      // Anthropic refuses a tool_use id outside this pattern when the turn is sent back.
+      for (const c of calls) ok(/^[a-zA-Z0-9_-]+$/.test(c.id ?? ''), `tool_use id ${show(c.id)} does not match ^[a-zA-Z0-9_-]+$`);
       // As applications do: the assistant turn goes back as it came.
       return { calls, text: textOf(m), finish: m.stop_reason, state: { messages: [...messages, { role: 'assistant', content: m.content }], calls } };
     },
@@ -416,7 +421,7 @@ function geminiAdapter(origin, apiKey, { apiVersion = 'v1beta' } = {}) {
   };
   const ai = new GoogleGenAI({
     apiKey,
-    httpOptions: { baseUrl: origin, ...(apiVersion ? { apiVersion } : {}), retryOptions: { attempts: 1 }, timeout: 15_000, fetch: recordingFetch },
+    httpOptions: { baseUrl: origin, ...(apiVersion ? { apiVersion } : {}), retryOptions: { attempts: 1 }, timeout: 5_000, fetch: recordingFetch },
   });
   const tools = [
     {
