@@ -12,6 +12,16 @@
 
 namespace sy::anthropic {
 
+// The ir.extra key under which decode_request keeps Anthropic server tools (entries of `tools`
+// whose `type` is not "custom": web_search_20250305, bash_20250124, code_execution...), which
+// the IR's function tools cannot hold: an array of {"at": <position in tools>, "tool": <the tool
+// object, verbatim>}. encode_request writes them back at their positions; the other protocols'
+// encoders drop them, naming this key in `dropped`, like any other extra field.
+inline constexpr std::string_view server_tools_key = "$anthropic_server_tools";
+
+// decode_request keeps the members of `output_config` other than `format` (e.g. "effort") in
+// ir.extra["output_config"]; encode_request merges them back next to the format.
+
 std::variant<ir::request, error> decode_request(std::string_view body);
 std::variant<std::string, error> encode_request(const ir::request& r, ir::dropped_fields& dropped);
 std::variant<ir::response, error> decode_response(std::string_view body);

@@ -2,9 +2,12 @@
 // client's framing). One of each per response; not thread-safe.
 #pragma once
 
+#include "protocol/anthropic/wire.h"
 #include "protocol/ir/codec.h"
 
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sy::anthropic {
@@ -15,7 +18,19 @@ class stream_decoder final : public ir::stream_decoder {
   bool done() const override { return done_; }
 
  private:
+  enum class block { other, text, thinking, tool };
+  struct open_block {
+    std::int64_t index;
+    block kind;
+    int tool_index;
+  };
+  const open_block* find(std::int64_t index) const;
+  void emit_usage(std::vector<ir::stream_event>& out);
+
   bool done_ = false;
+  int tools_ = 0;                   // tool_use blocks seen: the IR's tool_index
+  std::vector<open_block> blocks_;  // by content-block index (a handful per message)
+  wire::raw_usage usage_;           // running totals, Anthropic-shaped
 };
 
 class stream_encoder final : public ir::stream_encoder {
@@ -26,7 +41,25 @@ class stream_encoder final : public ir::stream_encoder {
   std::string_view content_type() const override;
 
  private:
+  enum class block { none, text, thinking, tool, redacted };
+  void start(const ir::stream_event* ev, std::string& out);
+  // Closes the open block and starts one of `kind`; `content_block` is its JSON object.
+  void open(block kind, std::string_view content_block, std::string& out);
+  void close(std::string& out);
+  void begin(std::string_view type, std::string& out);  // "event: <type>\ndata: {\"type\":..."
+
   ir::stream_options options_;
+  bool started_ = false;
+  bool ended_ = false;  // finish() ran or an error was written: nothing more goes out
+  block open_ = block::none;
+  int index_ = -1;      // the content-block index of the open (or last) block
+  int open_tool_ = -1;  // tool_index of the open tool_use block
+  std::vector<std::pair<int, int>> tool_blocks_;  // tool_index -> content-block index
+  std::string signature_;  // of the open thinking block, written before its stop
+  bool signed_ = false;    // the open thinking block got its signature
+  ir::usage usage_;
+  ir::finish_reason reason_ = ir::finish_reason::none;
+  std::string stop_sequence_;
 };
 
 }  // namespace sy::anthropic
