@@ -8,6 +8,7 @@
 #include "providers/mock/mock.h"
 #include "server/server.h"
 #include "upstream/exchange.h"
+#include "upstream/media_fetch.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -499,6 +500,14 @@ asio::awaitable<void> relay(request_context& ctx, inbound& in) {
     }
     if (upstream_protocol == ir::protocol::anthropic && !req.max_tokens) {
       req.max_tokens = providers::default_max_tokens(upstream_model);
+    }
+    if (upstream_protocol == ir::protocol::gemini) {
+      // Gemini takes no http(s) URLs for media: the gateway downloads them.
+      auto fetch_failed = co_await upstream::inline_media(req, ctx.rt.cfg.media_fetch);
+      if (fetch_failed) {
+        co_await send_error(ctx, *fetch_failed);
+        co_return;
+      }
     }
     ir::dropped_fields dropped;
     auto encoded = ir::encode_request(upstream_protocol, req, dropped);
