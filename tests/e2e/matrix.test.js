@@ -416,7 +416,8 @@ function geminiAdapter(origin, apiKey, { apiVersion = 'v1beta' } = {}) {
   let lastResponse = null;
   const recordingFetch = async (url, init) => {
     const res = await fetch(url, init);
-    lastResponse = { status: res.status, headers: res.headers, url: String(url) };
+    lastResponse = { status: res.status, headers: res.headers, url: String(url), body: null };
+    if (!res.ok) lastResponse.body = await res.clone().text();
     return res;
   };
   const ai = new GoogleGenAI({
@@ -810,7 +811,14 @@ async function withDiagnostics(ctx, fn) {
     await fn();
   } catch (err) {
     const lines = [`[${ctx.client} client → ${ctx.upstream} upstream${ctx.direct ? ', direct' : ''}] ${err?.message ?? err}`];
-    if (err?.status !== undefined && !ctx.direct) lines.push(`  (the SDK saw HTTP ${err.status} from the gateway)`);
+    const peer = ctx.direct ? 'the fake vendor' : 'the gateway';
+    if (err?.status !== undefined) lines.push(`  (the SDK saw HTTP ${err.status} from ${peer})`);
+    const lr = ctx.api?.lastResponse;
+    if (lr && lr.status >= 400) {
+      lines.push(`  (the last HTTP response from ${peer}: ${lr.status} ${lr.headers.get('content-type') ?? ''} ${show(lr.body)})`);
+    }
+    // The access log may reach the pipe a moment after the response.
+    if (gw && !ctx.direct) await new Promise((resolve) => setTimeout(resolve, 100));
     lines.push('--- requests the fake vendors received during this test ---', describeRecs(fake.since(mark)));
     if (gw && !ctx.direct) {
       const now = gw.output();
