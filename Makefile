@@ -4,7 +4,7 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test bench format clean sanitize
+.PHONY: all deps build run test bench fuzz format clean sanitize
 
 all: build
 
@@ -29,6 +29,12 @@ bench:
 	@scripts/install-deps.sh --bench
 	@$(MAKE) --no-print-directory build
 	bench/run.sh
+
+# A bounded libFuzzer run (clang, ASan + UBSan) of every parser and codec: FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 30
+fuzz:
+	@scripts/install-deps.sh --fuzz
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 # ASan + UBSan build of everything, tests included.
 sanitize:

@@ -11,6 +11,7 @@ packages=(
   nodejs npm
 )
 if [[ "${1:-}" == "--bench" ]]; then packages+=(wrk nginx-light); fi
+if [[ "${1:-}" == "--fuzz" ]]; then packages+=(clang-14 libclang-rt-14-dev); fi
 
 missing=()
 for p in "${packages[@]}"; do

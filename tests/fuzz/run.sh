@@ -13,7 +13,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 seconds=${1:-30}
 [[ $# -gt 0 ]] && shift
-all_targets=(request_probe sse usage_sniffer config key_table)
+all_targets=(request_probe sse usage_sniffer config key_table
+             openai_codec openai_stream anthropic_codec anthropic_stream gemini_codec gemini_stream)
 targets=("$@")
 ((${#targets[@]})) || targets=("${all_targets[@]}")
 build=${SY_FUZZ_BUILD_DIR:-$root/build-fuzz}
@@ -38,7 +39,9 @@ for t in "${targets[@]}"; do build_targets+=("${t}_fuzz"); done
 cmake --build "$build" -j "${JOBS:-2}" --target "${build_targets[@]}"
 
 declare -A dict=([request_probe]=json [usage_sniffer]=json [sse]=sse [config]=config
-                 [key_table]=key_table)
+                 [key_table]=key_table [openai_codec]=json [anthropic_codec]=json
+                 [gemini_codec]=json [openai_stream]=sse [anthropic_stream]=sse
+                 [gemini_stream]=sse)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
