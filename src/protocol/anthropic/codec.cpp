@@ -13,6 +13,7 @@
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -226,6 +227,32 @@ void append_double(std::string& out, double v) {
   char buf[32];
   auto res = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, res.ptr);
+}
+
+void append_tool_id(std::string& out, std::string_view id, std::string_view if_empty) {
+  if (id.empty()) id = if_empty;
+  out += '"';
+  if (id.empty()) {
+    // Random, not derived from anything: it only has to be unique within the conversation.
+    static constexpr char alnum[] =
+        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    thread_local std::uint64_t state =
+        std::random_device{}() ^ (static_cast<std::uint64_t>(std::random_device{}()) << 32);
+    out += "toolu_";
+    for (int i = 0; i < 24; ++i) {
+      state ^= state << 13;
+      state ^= state >> 7;
+      state ^= state << 17;
+      out += alnum[(state >> 33) % 62];
+    }
+  } else {
+    for (char c : id) {
+      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '_' || c == '-';
+      out += ok ? c : '_';
+    }
+  }
+  out += '"';
 }
 
 void append_value(std::string& out, const bj::value& v) {
@@ -447,16 +474,42 @@ std::string base64_decode(std::string_view in) {
   return out;
 }
 
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : 9;
+    if (n == 9 || i + n >= s.size()) return false;
+    std::uint32_t cp = n == 0 ? c : n == 1 ? (c & 0x1f) : n == 2 ? (c & 0x0f) : (c & 0x07);
+    for (std::size_t k = 1; k <= n; ++k) {
+      auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d >> 6) != 2) return false;
+      cp = (cp << 6) | (d & 0x3f);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8 (nor valid in JSON).
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+      return false;
+    i += n + 1;
+  }
+  return true;
+}
+
 // Anthropic requires a media type on base64 sources; other protocols may not have given one
-// (an OpenAI data URL always has one, but a bare payload may not): recognise the four image
-// formats Anthropic accepts by their first bytes.
-std::string_view guess_media_type(std::string_view data, ir::part::kind k) {
-  if (k == ir::part::kind::document) return "application/pdf";
-  if (data.starts_with("iVBORw0KGgo")) return "image/png";
-  if (data.starts_with("/9j/")) return "image/jpeg";
-  if (data.starts_with("R0lGOD")) return "image/gif";
-  if (data.starts_with("UklGR")) return "image/webp";
-  return "image/png";
+// (an OpenAI data URL always has one, but a bare payload may not): the four image formats
+// Anthropic accepts are recognised by their first bytes.
+// Anthropic also refuses an image whose bytes are not of the type declared, which OpenAI lets
+// pass: for images the bytes decide when they are recognised.
+std::string_view media_type_of(const ir::part& p) {
+  if (p.type == ir::part::kind::image) {
+    std::string_view data = p.data;
+    if (data.starts_with("iVBORw0KGgo")) return "image/png";
+    if (data.starts_with("/9j/")) return "image/jpeg";
+    if (data.starts_with("R0lGOD")) return "image/gif";
+    if (data.starts_with("UklGR")) return "image/webp";
+  }
+  if (!p.media_type.empty()) return p.media_type;
+  return p.type == ir::part::kind::document ? "application/pdf" : "image/png";
 }
 
 // Tool call arguments as the JSON object Anthropic wants: the text itself when it is one, "{}"
@@ -954,13 +1007,13 @@ void append_source_block(std::string& out, const ir::part& p) {
   if (!p.url.empty()) {
     out += R"("url","url":)";
     json::append_quoted(out, p.url);
-  } else if (document && p.media_type == "text/plain") {
+  } else if (std::string text;
+             document && p.media_type == "text/plain" && valid_utf8(text = base64_decode(p.data))) {
     out += R"("text","media_type":"text/plain","data":)";
-    json::append_quoted(out, base64_decode(p.data));
+    json::append_quoted(out, text);
   } else {
     out += R"("base64","media_type":)";
-    json::append_quoted(out,
-                        p.media_type.empty() ? guess_media_type(p.data, p.type) : p.media_type);
+    json::append_quoted(out, media_type_of(p));
     out += R"(,"data":)";
     json::append_quoted(out, p.data);
   }
@@ -968,6 +1021,10 @@ void append_source_block(std::string& out, const ir::part& p) {
   append_cache_control(out, p.cache_control);
   out += '}';
 }
+
+// A call without an id (and its result) in a history from another protocol: a fixed stand-in,
+// so that the pair still matches.
+constexpr std::string_view missing_id = "toolu_missing";
 
 // Writes the block for `p` (emits(p) is true). Fails only on tool arguments that are not a
 // JSON object; `param` names the part for that error.
@@ -988,7 +1045,7 @@ std::optional<error> append_block(std::string& out, const ir::part& p, std::size
         return invalid(at(at("messages", i, "parts"), j, "arguments"),
                        "tool call arguments must be a JSON object");
       out += R"({"type":"tool_use","id":)";
-      json::append_quoted(out, p.id);
+      wire::append_tool_id(out, p.id, missing_id);
       out += R"(,"name":)";
       json::append_quoted(out, p.name);
       out += R"(,"input":)";
@@ -999,7 +1056,7 @@ std::optional<error> append_block(std::string& out, const ir::part& p, std::size
     }
     case k::tool_result: {
       out += R"({"type":"tool_result","tool_use_id":)";
-      json::append_quoted(out, p.id);
+      wire::append_tool_id(out, p.id, missing_id);
       const auto& c = p.content;
       if (c.size() == 1 && c[0].type == k::text && c[0].cache_control.is_null()) {
         out += R"(,"content":)";
@@ -1109,8 +1166,14 @@ void append_tool(std::string& out, const ir::tool& t, bool native) {
     json::append_quoted(out, t.description);
   }
   out += R"(,"input_schema":)";
-  if (t.parameters.is_object()) {
+  if (t.parameters.is_object() && t.parameters.get_object().contains("type")) {
     append_json(out, t.parameters);
+  } else if (t.parameters.is_object()) {
+    // Anthropic wants the top-level "type":"object" that OpenAI and Gemini let clients omit.
+    std::size_t mark = out.size();
+    append_json(out, t.parameters);
+    out.insert(mark + 1,
+               t.parameters.get_object().empty() ? R"("type":"object")" : R"("type":"object",)");
   } else {
     out += R"({"type":"object","properties":{}})";
   }
@@ -1186,7 +1249,7 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
   }
   std::int64_t max_tokens = r.max_tokens.value_or(4096);
   if (budget) {
-    budget = std::max<std::int64_t>(*budget, 1024);
+    budget = std::clamp<std::int64_t>(*budget, 1024, std::numeric_limits<std::int32_t>::max());
     if (max_tokens <= *budget) max_tokens = *budget + 4096;
   }
 
@@ -1273,14 +1336,19 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
     out += R"(,"tool_choice":{"type":"auto","disable_parallel_tool_use":true})";
   }
 
-  if (!r.stop.empty()) {
-    out += R"(,"stop_sequences":[)";
-    for (std::size_t i = 0; i < r.stop.size(); ++i) {
-      if (i) out += ',';
-      json::append_quoted(out, r.stop[i]);
+  // Anthropic refuses a stop sequence of whitespace only (OpenAI takes "\n"): those are left out.
+  bool first_stop = true, blank_stop = false;
+  for (const auto& stop : r.stop) {
+    if (stop.find_first_not_of(" \t\r\n\f\v") == std::string::npos) {
+      blank_stop = true;
+      continue;
     }
-    out += ']';
+    out += first_stop ? R"(,"stop_sequences":[)" : ",";
+    first_stop = false;
+    json::append_quoted(out, stop);
   }
+  if (!first_stop) out += ']';
+  if (blank_stop) dropped.emplace_back("stop");
   if (r.temperature) {
     out += R"(,"temperature":)";
     // OpenAI's range is 0..2, Anthropic's 0..1: a higher value would be refused outright.
@@ -1463,7 +1531,7 @@ std::string encode_response(const ir::response& r) {
         // input; the call is kept with empty input rather than failing the whole reply.
         if (!object_text(p.arguments, input)) input = "{}";
         out += R"({"type":"tool_use","id":)";
-        json::append_quoted(out, p.id);
+        wire::append_tool_id(out, p.id);
         out += R"(,"name":)";
         json::append_quoted(out, p.name);
         out += R"(,"input":)";

@@ -309,7 +309,7 @@ void stream_encoder::encode(const ir::stream_event& ev, std::string& out) {
     }
     case k::tool_call_start: {
       std::string block = R"({"type":"tool_use","id":)";
-      json::append_quoted(block, ev.id);
+      wire::append_tool_id(block, ev.id);
       block += R"(,"name":)";
       json::append_quoted(block, ev.name);
       block += R"(,"input":{}})";

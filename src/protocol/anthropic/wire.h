@@ -51,6 +51,12 @@ void append_usage_members(std::string& out, const ir::usage& u, std::int64_t out
 // 2.5 as "2.5E0", which then shows in the arguments text an OpenAI client gets).
 void append_value(std::string& out, const boost::json::value& v);
 
+// A tool_use id as a JSON string. Anthropic refuses ids outside ^[a-zA-Z0-9_-]+$ when a turn is
+// sent back, and other vendors' ids may hold '.', ':' or '|': those bytes become '_' (the same
+// way in requests, responses and streams, so a call and its result still pair up). An empty id
+// becomes `if_empty`, or a fresh random "toolu_..." id when that is empty too.
+void append_tool_id(std::string& out, std::string_view id, std::string_view if_empty = {});
+
 void append_int(std::string& out, std::int64_t v);
 // Shortest round-trip form ("0.7", not "7E-1"); non-finite values are written as 0.
 void append_double(std::string& out, double v);

@@ -587,6 +587,69 @@ TEST(anthropic_codec, images_and_documents_from_other_protocols) {
           R"({"type":"document","source":{"type":"text","media_type":"text/plain","data":"hello world"}})")));
 }
 
+TEST(anthropic_codec, what_anthropic_would_refuse_is_adjusted) {
+  ir::request r;
+  r.source = ir::protocol::openai;
+  r.model = "m";
+  ir::part call;
+  call.type = ir::part::kind::tool_call;
+  call.id = "functions.get_weather:0";  // Kimi-style: outside Anthropic's id pattern
+  call.name = "get_weather";
+  call.arguments = "{}";
+  ir::part result;
+  result.type = ir::part::kind::tool_result;
+  result.id = call.id;
+  result.content = {text("sunny")};
+  ir::part mislabelled;
+  mislabelled.type = ir::part::kind::image;
+  mislabelled.media_type = "image/jpeg";
+  mislabelled.data = "iVBORw0KGgoAAAANSUhEUg";  // PNG bytes
+  r.messages = {msg(ir::role::user, {text("x"), mislabelled}), msg(ir::role::assistant, {call}),
+                msg(ir::role::tool, {result})};
+  r.stop = {"\n", "END", " "};
+  ir::tool tool;
+  tool.name = "get_weather";
+  tool.parameters = parse(R"({"properties":{"city":{"type":"string"}}})");
+  ir::tool empty;
+  empty.name = "noop";
+  empty.parameters = bj::object();
+  r.tools = {tool, empty};
+  ir::dropped_fields dropped;
+  auto out = parse(encode_ok(r, &dropped));
+  const auto& ms = out.at("messages").as_array();
+  EXPECT_EQ(ms[0].at("content").as_array()[1].at("source").at("media_type").as_string(),
+            "image/png");
+  EXPECT_EQ(ms[1].at("content").as_array()[0].at("id").as_string(), "functions_get_weather_0");
+  EXPECT_EQ(ms[2].at("content").as_array()[0].at("tool_use_id").as_string(),
+            "functions_get_weather_0");
+  EXPECT_TRUE(json_equal(out.at("stop_sequences"), parse(R"(["END"])")));
+  EXPECT_EQ(dropped, ir::dropped_fields{"stop"});
+  EXPECT_TRUE(json_equal(out.at("tools").as_array()[0].at("input_schema"),
+                         parse(R"({"type":"object","properties":{"city":{"type":"string"}}})")));
+  EXPECT_TRUE(
+      json_equal(out.at("tools").as_array()[1].at("input_schema"), parse(R"({"type":"object"})")));
+}
+
+TEST(anthropic_codec, response_tool_ids_match_anthropics_pattern) {
+  ir::response r;
+  ir::part call;
+  call.type = ir::part::kind::tool_call;
+  call.name = "f";
+  call.arguments = "{}";
+  ir::part named = call;
+  named.id = "call.1|x";
+  r.parts = {call, named};
+  auto out = parse(anthropic::encode_response(r));
+  const auto& c = out.at("content").as_array();
+  std::string generated(c[0].at("id").as_string());
+  EXPECT_EQ(generated.substr(0, 6), "toolu_");
+  EXPECT_EQ(generated.size(), 6u + 24u);
+  EXPECT_EQ(generated.find_first_not_of(
+                "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"),
+            std::string::npos);
+  EXPECT_EQ(c[1].at("id").as_string(), "call_1_x");
+}
+
 TEST(anthropic_codec, empty_input_gives_a_valid_request) {
   ir::request r;
   auto out = parse(encode_ok(r));

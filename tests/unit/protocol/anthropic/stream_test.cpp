@@ -462,6 +462,19 @@ TEST(anthropic_stream, late_arguments_land_on_their_block) {
   EXPECT_EQ(out.find("input_json_delta", out.find("input_json_delta") + 1), std::string::npos);
 }
 
+TEST(anthropic_stream, tool_ids_match_anthropics_pattern) {
+  ir::stream_event a = ev(kind::tool_call_start, "", 0);
+  a.id = "fc:1.x";
+  a.name = "f";
+  ir::stream_event b = ev(kind::tool_call_start, "", 1);
+  b.name = "g";
+  auto d = decode_whole(encode_all({a, b}));
+  ASSERT_EQ(d.events.size(), 6u);
+  EXPECT_EQ(d.events[2].id, "fc_1_x");
+  EXPECT_EQ(d.events[3].id.substr(0, 6), "toolu_");
+  EXPECT_EQ(d.events[3].id.size(), 30u);
+}
+
 TEST(anthropic_stream, content_type) {
   anthropic::stream_encoder encoder({});
   EXPECT_EQ(encoder.content_type(), "text/event-stream; charset=utf-8");
