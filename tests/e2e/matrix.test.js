@@ -959,6 +959,37 @@ describe('gateway: the startup with the matrix config', () => {
   });
 });
 
+describe('gateway: each SDK lists the models in its own protocol', () => {
+  const want = PROTOCOLS.map((p) => UPSTREAM[p].publicModel);
+  const check = (ids, what) => {
+    for (const m of want) ok(ids.includes(m), `${what} lists ${m}: ${show(ids)}`);
+    for (const p of PROTOCOLS) ok(!ids.includes(UPSTREAM[p].model), `${what} shows upstream names: ${show(ids)}`);
+  };
+  test('openai: models.list()', T, async () => {
+    assert.ok(gw, 'the gateway is not running');
+    const ids = [];
+    for await (const m of new OpenAI({ baseURL: `${gw.baseURL}/v1`, apiKey: GATEWAY_KEY, maxRetries: 0 }).models.list()) ids.push(m.id);
+    check(ids, 'openai models.list()');
+  });
+  test('anthropic: models.list()', T, async () => {
+    assert.ok(gw, 'the gateway is not running');
+    const ids = [];
+    for await (const m of new Anthropic({ baseURL: gw.baseURL, apiKey: GATEWAY_KEY, maxRetries: 0 }).models.list()) {
+      eq(m.type, 'model', `an Anthropic model object: ${show(m)}`);
+      ids.push(m.id);
+    }
+    check(ids, 'anthropic models.list()');
+  });
+  test('gemini: models.list()', T, async () => {
+    assert.ok(gw, 'the gateway is not running');
+    const ai = new GoogleGenAI({ apiKey: GATEWAY_KEY, httpOptions: { baseUrl: gw.baseURL, apiVersion: 'v1beta', retryOptions: { attempts: 1 } } });
+    const names = [];
+    for await (const m of await ai.models.list()) names.push(m.name);
+    ok(names.every((n) => n.startsWith('models/')), `Gemini model names are "models/<id>": ${show(names)}`);
+    check(names.map((n) => n.replace(/^models\//, '')), 'gemini models.list()');
+  });
+});
+
 for (const client of PROTOCOLS) {
   for (const upstream of PROTOCOLS) {
     describe(`gateway: ${client} client → ${upstream} upstream`, () => {
@@ -972,6 +1003,33 @@ for (const client of PROTOCOLS) {
           api: ADAPTERS[client](gw.baseURL, GATEWAY_KEY),
         };
       });
+      if (client === 'anthropic') {
+        test('count_tokens: counted by an Anthropic upstream, estimated by the gateway for the others', T, async () => {
+          requireUpstream(upstream);
+          const ctx = { client, upstream, direct: false };
+          await withDiagnostics(ctx, async () => {
+            const mark = fake.requests.length;
+            const an = new Anthropic({ baseURL: gw.baseURL, apiKey: GATEWAY_KEY, maxRetries: 0, timeout: 5_000 });
+            const r = await an.messages.countTokens({
+              model: UPSTREAM[upstream].publicModel,
+              system: SYSTEM,
+              messages: [{ role: 'user', content: 'How many tokens is this?' }],
+            });
+            const recs = fake.since(mark);
+            if (upstream === 'anthropic') {
+              eq(r.input_tokens, USAGE.input, 'input_tokens counted by the upstream');
+              eq(recs.length, 1, 'requests to the upstream');
+              eq(recs[0].path, '/v1/messages/count_tokens', 'upstream path');
+              ok(!recs[0].rejection, `the fake Anthropic refused the count_tokens request: ${recs[0].rejection}`);
+              eq(recs[0].headers['x-api-key'], UPSTREAM.anthropic.key, 'upstream x-api-key');
+              eq(recs[0].body?.model, UPSTREAM.anthropic.model, 'upstream body.model');
+            } else {
+              ok(Number.isInteger(r.input_tokens) && r.input_tokens > 0, `a positive estimate: ${show(r)}`);
+              eq(recs.length, 0, `requests to the ${upstream} upstream for an estimate (${recs.map((x) => x.url).join(', ')})`);
+            }
+          });
+        });
+      }
       if (client === 'gemini') {
         test("the SDK's default API version (v1): /v1/models/{model}:generateContent", T, async () => {
           requireUpstream(upstream);
