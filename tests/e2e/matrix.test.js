@@ -22,6 +22,7 @@ import {
   RETRY_AFTER,
   TEXT,
   TOOL_ARGS,
+  TRUNCATED_PIECES,
   USAGE,
   describeImageBytes,
   describeImageUrl,
@@ -206,15 +207,20 @@ function openaiAdapter(origin, apiKey) {
   }
   return {
     protocol: 'openai',
-    finish: { stop: 'stop', tool: 'tool_calls' },
+    finish: { stop: 'stop', tool: 'tool_calls', length: 'length' },
     usage: { input: USAGE.input, output: USAGE.output, total: USAGE.total },
-    async chat({ model, prompt, system, maxTokens, temperature }) {
-      const messages = [...(system ? [{ role: 'system', content: system }] : []), { role: 'user', content: prompt }];
+    async chat({ model, prompt, system, maxTokens, temperature, stop, history = [] }) {
+      const messages = [
+        ...(system ? [{ role: 'system', content: system }] : []),
+        ...history.map((h) => ({ role: h.role, content: h.text })),
+        { role: 'user', content: prompt },
+      ];
       const r = await client.chat.completions.create({
         model,
         messages,
         ...(maxTokens ? { max_tokens: maxTokens } : {}),
         ...(temperature !== undefined ? { temperature } : {}),
+        ...(stop ? { stop } : {}),
       });
       const choice = checkCompletion(r, 'chat.completion');
       return { text: choice.message.content, finish: choice.finish_reason, usage: usageOf(r.usage) };
@@ -230,16 +236,17 @@ function openaiAdapter(origin, apiKey) {
       eq(plain.text, got.text, 'the stream without include_usage: text');
       return { ...got, finalText: final.choices[0].message.content, finalFinish: final.choices[0].finish_reason };
     },
-    async toolCall({ model, prompt, stream }) {
+    async toolCall({ model, prompt, stream, force }) {
       const messages = [{ role: 'user', content: prompt }];
+      const params = { model, messages, tools, ...(force ? { tool_choice: 'required' } : {}) };
       let choice;
       if (stream) {
-        const s = client.chat.completions.stream({ model, messages, tools, stream: true });
+        const s = client.chat.completions.stream({ ...params, stream: true });
         for await (const c of s) eq(c.object, 'chat.completion.chunk', 'chunk.object');
         const final = await s.finalChatCompletion();
         choice = final.choices[0];
       } else {
-        choice = checkCompletion(await client.chat.completions.create({ model, messages, tools }), 'chat.completion');
+        choice = checkCompletion(await client.chat.completions.create(params), 'chat.completion');
       }
       const tc = choice.message.tool_calls ?? [];
       const calls = tc.map((c, k) => {
@@ -310,16 +317,17 @@ function anthropicAdapter(origin, apiKey) {
   const textOf = (m) => m.content.filter((b) => b.type === 'text').map((b) => b.text).join('');
   return {
     protocol: 'anthropic',
-    finish: { stop: 'end_turn', tool: 'tool_use' },
+    finish: { stop: 'end_turn', tool: 'tool_use', length: 'max_tokens' },
     usage: { input: USAGE.input, output: USAGE.output },
-    async chat({ model, prompt, system, maxTokens, temperature }) {
+    async chat({ model, prompt, system, maxTokens, temperature, stop, history = [] }) {
       const m = checkMessage(
         await client.messages.create({
           model,
           max_tokens: maxTokens ?? 256,
-          messages: [{ role: 'user', content: prompt }],
+          messages: [...history.map((h) => ({ role: h.role, content: h.text })), { role: 'user', content: prompt }],
           ...(system ? { system } : {}),
           ...(temperature !== undefined ? { temperature } : {}),
+          ...(stop ? { stop_sequences: stop } : {}),
         }),
         'message',
       );
@@ -359,9 +367,9 @@ function anthropicAdapter(origin, apiKey) {
         finalFinish: final.stop_reason,
       };
     },
-    async toolCall({ model, prompt, stream }) {
+    async toolCall({ model, prompt, stream, force }) {
       const messages = [{ role: 'user', content: prompt }];
-      const params = { model, max_tokens: 256, messages, tools };
+      const params = { model, max_tokens: 256, messages, tools, ...(force ? { tool_choice: { type: 'any' } } : {}) };
       const m = checkMessage(stream ? await client.messages.stream(params).finalMessage() : await client.messages.create(params), 'message');
       const calls = m.content.filter((b) => b.type === 'tool_use').map((b) => ({ id: b.id, name: b.name, args: b.input }));
       // Anthropic refuses a tool_use id outside this pattern when the turn is sent back.
@@ -470,18 +478,22 @@ function geminiAdapter(origin, apiKey, { apiVersion = 'v1beta' } = {}) {
   const userText = (text) => ({ role: 'user', parts: [{ text }] });
   return {
     protocol: 'gemini',
-    finish: { stop: 'STOP', tool: 'STOP' },
+    finish: { stop: 'STOP', tool: 'STOP', length: 'MAX_TOKENS' },
     usage: { input: USAGE.input, output: USAGE.output, total: USAGE.total },
     get lastResponse() {
       return lastResponse;
     },
-    async chat({ model, prompt, system, maxTokens, temperature }) {
+    async chat({ model, prompt, system, maxTokens, temperature, stop, history = [] }) {
       const config = {
         ...(system ? { systemInstruction: system } : {}),
         ...(maxTokens ? { maxOutputTokens: maxTokens } : {}),
         ...(temperature !== undefined ? { temperature } : {}),
+        ...(stop ? { stopSequences: stop } : {}),
       };
-      const r = await ai.models.generateContent({ model, contents: prompt, config });
+      const contents = history.length
+        ? [...history.map((h) => ({ role: h.role === 'assistant' ? 'model' : 'user', parts: [{ text: h.text }] })), userText(prompt)]
+        : prompt;
+      const r = await ai.models.generateContent({ model, contents, config });
       const c = candidate(r, 'generateContent');
       return { text: partsText(c.content.parts), finish: c.finishReason, usage: usageOf(r.usageMetadata) };
     },
@@ -489,16 +501,17 @@ function geminiAdapter(origin, apiKey, { apiVersion = 'v1beta' } = {}) {
       const got = await readStream(await ai.models.generateContentStream({ model, contents: prompt }));
       return { ...got, finalText: got.text, finalFinish: got.finish };
     },
-    async toolCall({ model, prompt, stream }) {
+    async toolCall({ model, prompt, stream, force }) {
       const contents = [userText(prompt)];
+      const config = { tools, ...(force ? { toolConfig: { functionCallingConfig: { mode: 'ANY' } } } : {}) };
       let parts;
       let finish;
       if (stream) {
-        const got = await readStream(await ai.models.generateContentStream({ model, contents, config: { tools } }));
+        const got = await readStream(await ai.models.generateContentStream({ model, contents, config }));
         parts = got.parts;
         finish = got.finish;
       } else {
-        const c = candidate(await ai.models.generateContent({ model, contents, config: { tools } }), 'generateContent');
+        const c = candidate(await ai.models.generateContent({ model, contents, config }), 'generateContent');
         parts = c.content.parts;
         finish = c.finishReason;
       }
@@ -626,16 +639,70 @@ function checkUpstream(ctx, recs, { stream = false, expectCount = 1 } = {}) {
 
 const b64 = (buf) => buf.toString('base64');
 
+const HISTORY = [
+  { role: 'user', text: 'Hi.' },
+  { role: 'assistant', text: 'Hello there.' },
+];
+
+/** The conversation an upstream received, as [{ role: 'user'|'assistant', text }] (system left out). */
+function upstreamTurns(upstream, b) {
+  const text = (c) => (typeof c === 'string' ? c : (c ?? []).map((p) => p.text ?? '').join(''));
+  switch (upstream) {
+    case 'openai':
+      return b.messages.filter((m) => m.role !== 'system' && m.role !== 'developer').map((m) => ({ role: m.role, text: text(m.content) }));
+    case 'anthropic':
+      return b.messages.map((m) => ({ role: m.role, text: text(m.content) }));
+    case 'gemini':
+      return b.contents.map((c) => ({ role: c.role === 'model' ? 'assistant' : c.role, text: text(c.parts) }));
+    default:
+      return null;
+  }
+}
+
+/** The tools an upstream received, as [{ name, schema }]. */
+function upstreamTools(upstream, b) {
+  switch (upstream) {
+    case 'openai':
+      return (b.tools ?? []).map((t) => ({ name: t.function?.name, schema: t.function?.parameters }));
+    case 'anthropic':
+      return (b.tools ?? []).map((t) => ({ name: t.name, schema: t.input_schema }));
+    case 'gemini':
+      return (b.tools ?? [])
+        .flatMap((t) => t.functionDeclarations ?? t.function_declarations ?? [])
+        .map((d) => ({ name: d.name, schema: d.parametersJsonSchema ?? d.parameters_json_schema ?? d.parameters }));
+    default:
+      return null;
+  }
+}
+
+/** The tool choice an upstream received, normalized to 'auto' | 'any' | 'none' | undefined. */
+function upstreamToolChoice(upstream, b) {
+  switch (upstream) {
+    case 'openai':
+      return b.tool_choice === 'required' ? 'any' : b.tool_choice;
+    case 'anthropic':
+      return b.tool_choice?.type;
+    case 'gemini': {
+      const mode = (b.toolConfig ?? b.tool_config)?.functionCallingConfig?.mode ?? (b.toolConfig ?? b.tool_config)?.function_calling_config?.mode;
+      return mode?.toLowerCase();
+    }
+    default:
+      return undefined;
+  }
+}
+
 const SCENARIOS = {
   async plain(ctx) {
     const mark = fake.requests.length;
-    const r = await ctx.api.chat({ model: ctx.model, prompt: 'Say hello.', system: SYSTEM, maxTokens: 100, temperature: 0.5 });
+    const r = await ctx.api.chat({ model: ctx.model, prompt: 'Say hello.', system: SYSTEM, maxTokens: 100, temperature: 0.5, stop: ['END'], history: HISTORY });
     eq(r.text, TEXT, 'completion text');
     eq(r.finish, ctx.api.finish.stop, `finish reason (${ctx.client} protocol)`);
     eq(r.usage, ctx.api.usage, 'usage');
     const [up] = checkUpstream(ctx, fake.since(mark));
     const b = up.body;
-    // The system prompt, the output limit and the temperature arrive in the upstream's own fields.
+    eq(upstreamTurns(ctx.upstream, b), [...HISTORY, { role: 'user', text: 'Say hello.' }], `the conversation the ${ctx.upstream} upstream received (roles and texts)`);
+    // The system prompt, the output limit, the temperature and the stop sequences arrive in the
+    // upstream's own fields.
     switch (ctx.upstream) {
       case 'openai': {
         const sys = b.messages.filter((m) => m.role === 'system' || m.role === 'developer');
@@ -645,6 +712,7 @@ const SCENARIOS = {
         eq(b.messages[0], sys[0], 'the system message comes first');
         eq(b.max_tokens ?? b.max_completion_tokens, 100, 'OpenAI upstream max_tokens / max_completion_tokens');
         eq(b.temperature, 0.5, 'OpenAI upstream temperature');
+        eq([].concat(b.stop ?? []), ['END'], 'OpenAI upstream stop');
         break;
       }
       case 'anthropic': {
@@ -653,6 +721,7 @@ const SCENARIOS = {
         ok(b.messages.every((m) => m.role !== 'system'), 'no system role inside Anthropic messages');
         eq(b.max_tokens, 100, 'Anthropic upstream max_tokens');
         eq(b.temperature, 0.5, 'Anthropic upstream temperature');
+        eq(b.stop_sequences, ['END'], 'Anthropic upstream stop_sequences');
         break;
       }
       case 'gemini': {
@@ -661,6 +730,7 @@ const SCENARIOS = {
         const gc = b.generationConfig ?? b.generation_config ?? {};
         eq(gc.maxOutputTokens ?? gc.max_output_tokens, 100, 'Gemini upstream generationConfig.maxOutputTokens');
         eq(gc.temperature, 0.5, 'Gemini upstream generationConfig.temperature');
+        eq(gc.stopSequences ?? gc.stop_sequences, ['END'], 'Gemini upstream generationConfig.stopSequences');
         break;
       }
       default:
@@ -684,12 +754,30 @@ const SCENARIOS = {
     if (ctx.client === 'openai') checkUpstream(ctx, recs.slice(1), { stream: true });
   },
 
+  async truncated(ctx) {
+    const want = TRUNCATED_PIECES.join('');
+    let mark = fake.requests.length;
+    const r = await ctx.api.chat({ model: ctx.model, prompt: 'Please truncate this.' });
+    eq(r.text, want, 'text');
+    eq(r.finish, ctx.api.finish.length, `finish reason of an answer cut by the length limit (${ctx.client} protocol)`);
+    checkUpstream(ctx, fake.since(mark));
+    mark = fake.requests.length;
+    const st = await ctx.api.stream({ model: ctx.model, prompt: 'Please truncate this, streamed.' });
+    eq(st.text, want, 'streamed text');
+    eq(st.finish, ctx.api.finish.length, `streamed finish reason of an answer cut by the length limit (${ctx.client} protocol)`);
+    eq(st.finalFinish, ctx.api.finish.length, "the SDK stream helper's final finish reason");
+    const recs = fake.since(mark);
+    checkUpstream(ctx, recs.slice(0, 1), { stream: true });
+  },
+
   async tools(ctx, { stream = false, parallel = false, preamble = false } = {}) {
     const words = [parallel ? 'parallel' : '', preamble ? 'preamble' : ''].filter(Boolean).join(' ');
-    const prompt = `What is the weather in Paris${parallel ? ' and Tokyo' : ''}? ${words}`.trim();
+    const prompt = `What is the weather in Paris${parallel ? ' and São Paulo' : ''}? ${words}`.trim();
     const n = parallel ? 2 : 1;
     let mark = fake.requests.length;
-    const t1 = await ctx.api.toolCall({ model: ctx.model, prompt, stream });
+    // The non-streamed round trip forces a tool call (tool_choice required / any / ANY).
+    const force = !stream;
+    const t1 = await ctx.api.toolCall({ model: ctx.model, prompt, stream, force });
     eq(t1.calls.length, n, `number of tool calls (${show(t1.calls)})`);
     t1.calls.forEach((c, k) => {
       eq(c.name, 'get_weather', `tool call ${k}: name (the first tool)`);
@@ -704,9 +792,14 @@ const SCENARIOS = {
     eq(t1.text, preamble ? PREAMBLE : '', 'text that came with the tool calls');
     const up1 = checkUpstream(ctx, fake.since(mark), { stream });
     eq(up1[0].reply?.kind, 'tools', `the upstream saw tools in the request (its reply: ${show(up1[0].reply)})`);
+    const sent = upstreamTools(ctx.upstream, up1[0].body);
+    eq(sent.map((t) => t.name), ['get_weather', 'get_time'], `the tools the ${ctx.upstream} upstream received, in order`);
+    eq(Object.keys(sent[0].schema?.properties ?? {}).sort(), ['city', 'unit'], 'the properties of get_weather as the upstream received them');
+    eq(sent[0].schema?.properties?.unit?.enum, ['celsius', 'fahrenheit'], 'get_weather.unit enum as the upstream received it');
+    if (force) eq(upstreamToolChoice(ctx.upstream, up1[0].body), 'any', `the forced tool choice as the ${ctx.upstream} upstream received it (required / {type:"any"} / mode ANY)`);
 
     // The client runs the tools and sends the results back.
-    const results = ['21 C and sunny in Paris (ref R-1)', '18 C and cloudy in Tokyo (ref R-2)'].slice(0, n);
+    const results = ['21 C and sunny in Paris (ref R-1)', '18 C and cloudy in São Paulo (ref R-2)'].slice(0, n);
     mark = fake.requests.length;
     const t2 = await ctx.api.toolResult({ model: ctx.model, state: t1.state, results });
     ok(typeof t2.text === 'string' && t2.text.startsWith('Tool results: '), `the answer quotes the tool results: got ${show(t2.text)}`);
@@ -839,7 +932,8 @@ function defineScenarioTests(makeCtx) {
   };
   test('plain completion: text, finish reason, usage; system prompt and limits mapped', T, run((ctx) => SCENARIOS.plain(ctx)));
   test('stream: deltas concatenate to the text; the SDK stream helper completes; usage', T, run((ctx) => SCENARIOS.stream(ctx)));
-  test('tool call round trip: call → result → answer quoting it', T, run((ctx) => SCENARIOS.tools(ctx)));
+  test('finish reason length (non-streamed and streamed)', T, run((ctx) => SCENARIOS.truncated(ctx)));
+  test('tool call round trip (tool choice forced): call → result → answer quoting it', T, run((ctx) => SCENARIOS.tools(ctx)));
   test('tool call round trip, streamed: two parallel calls after a text preamble', T, run((ctx) => SCENARIOS.tools(ctx, { stream: true, parallel: true, preamble: true })));
   test('image input, inline base64', T, run((ctx) => SCENARIOS.imageInline(ctx)));
   test('image input, http URL', T, run((ctx) => SCENARIOS.imageUrl(ctx)));

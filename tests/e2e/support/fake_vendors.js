@@ -22,6 +22,7 @@
 //   last user message has images    text "Received <image> and <image>." where <image> is
 //                                   "image <mime> <n> bytes #<sha256 first 8 hex>" for inline
 //                                   data and "image-url <url>" for a URL reference
+//   prompt contains "truncate"      TRUNCATED_PIECES, stopped by the length limit
 //   otherwise                       TEXT_PIECES joined (streamed as one delta per piece)
 //
 // Usage is always USAGE (input 11, output 7). Every request is recorded (see startFakeVendors).
@@ -33,13 +34,16 @@ import zlib from 'node:zlib';
 // Fixed behaviour
 // ---------------------------------------------------------------------------------------------
 
-export const TEXT_PIECES = Object.freeze(['The fake', ' model', ' says', ' hello', '.']);
+// Not only ASCII: the streams are cut at byte boundaries, inside multi-byte characters too.
+export const TEXT_PIECES = Object.freeze(['The fake', ' model', ' says', ' héllo 👋', '.']);
 export const TEXT = TEXT_PIECES.join('');
 export const USAGE = Object.freeze({ input: 11, output: 7, total: 18 });
 export const TOOL_ARGS = Object.freeze([
   Object.freeze({ city: 'Paris', unit: 'celsius' }),
-  Object.freeze({ city: 'Tokyo', unit: 'celsius' }),
+  Object.freeze({ city: 'São Paulo', unit: 'celsius' }),
 ]);
+/** The answer to a prompt containing "truncate": cut short, finish reason length / max_tokens / MAX_TOKENS. */
+export const TRUNCATED_PIECES = Object.freeze(['This answer', ' is cut']);
 export const PREAMBLE = 'Let me check the weather.';
 export const RETRY_AFTER = '7';
 
@@ -164,7 +168,7 @@ const withSnake = (names) => new Set(names.flatMap((n) => [n, snake(n)]));
 
 /**
  * `view`: { prompt, toolResults: [string] | null, tools: [name], images: [desc] }
- * Returns { kind: 'error', status } | { kind: 'text', pieces } | { kind: 'tools', preamble, calls }.
+ * Returns { kind: 'error', status } | { kind: 'text', pieces, truncated? } | { kind: 'tools', preamble, calls }.
  */
 function decide(view) {
   if (view.prompt.includes('fail-429')) return { kind: 'error', status: 429 };
@@ -192,6 +196,7 @@ function decide(view) {
     pieces.push('.');
     return { kind: 'text', pieces };
   }
+  if (view.prompt.includes('truncate')) return { kind: 'text', pieces: [...TRUNCATED_PIECES], truncated: true };
   return { kind: 'text', pieces: [...TEXT_PIECES] };
 }
 
@@ -419,7 +424,7 @@ async function openaiRespond(rec, req, res, opts) {
     completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
   };
   const calls = reply.kind === 'tools' ? reply.calls.map((c, k) => ({ id: `call_fk${id.slice(-4)}x${k}`, name: c.name, arguments: JSON.stringify(c.args) })) : [];
-  const finish = reply.kind === 'tools' ? 'tool_calls' : 'stop';
+  const finish = reply.kind === 'tools' ? 'tool_calls' : reply.truncated ? 'length' : 'stop';
   if (!body.stream) {
     const content = reply.kind === 'text' ? reply.pieces.join('') : reply.preamble;
     const message = { role: 'assistant', content: content ?? null, refusal: null, annotations: [] };
@@ -698,7 +703,7 @@ async function anthropicRespond(rec, req, res, opts) {
     if (reply.preamble) content.push({ type: 'text', text: reply.preamble });
     reply.calls.forEach((c, k) => content.push({ type: 'tool_use', id: `toolu_fk${id.slice(-4)}x${k}`, name: c.name, input: c.args, caller: { type: 'direct' } }));
   }
-  const stop = reply.kind === 'tools' ? 'tool_use' : 'end_turn';
+  const stop = reply.kind === 'tools' ? 'tool_use' : reply.truncated ? 'max_tokens' : 'end_turn';
   if (!body.stream) {
     return sendJson(
       res,
@@ -972,7 +977,7 @@ async function geminiRespond(rec, req, res, opts, url, model, method) {
     for (const c of reply.calls) parts.push({ functionCall: { name: c.name, args: c.args } });
   }
   const envelope = (candParts, final) => ({
-    candidates: [{ content: { parts: candParts, role: 'model' }, ...(final ? { finishReason: 'STOP' } : {}), index: 0 }],
+    candidates: [{ content: { parts: candParts, role: 'model' }, ...(final ? { finishReason: reply.truncated ? 'MAX_TOKENS' : 'STOP' } : {}), index: 0 }],
     usageMetadata: geminiUsage(final),
     modelVersion: model,
     responseId,
@@ -1015,13 +1020,17 @@ function sendJson(res, status, obj, headers = {}) {
   res.end(payload);
 }
 
-/** Writes the strings one by one, each cut in two, with a pause between writes. */
+/**
+ * Writes the strings one by one, each cut in two at its middle byte (so a multi-byte UTF-8
+ * character may be split between two writes), with a pause between writes.
+ */
 async function writeSlowly(res, strings) {
   for (const s of strings) {
-    const cut = Math.max(1, Math.floor(s.length / 2));
-    for (const piece of [s.slice(0, cut), s.slice(cut)]) {
+    const buf = Buffer.from(s, 'utf8');
+    const cut = Math.max(1, Math.floor(buf.length / 2));
+    for (const piece of [buf.subarray(0, cut), buf.subarray(cut)]) {
       if (res.destroyed) return;
-      if (piece) res.write(piece);
+      if (piece.length) res.write(piece);
       await sleep(1);
     }
   }
