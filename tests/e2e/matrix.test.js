@@ -145,10 +145,13 @@ async function thrown(fn, what) {
 }
 
 // Tool definitions: get_weather first (the fakes call the first tool), get_time second.
+// additionalProperties: false, as OpenAI's strict tools require; Gemini's `parameters` Schema has
+// no such field (a translation must drop it or use parametersJsonSchema).
 const WEATHER_SCHEMA = {
   type: 'object',
   properties: { city: { type: 'string', description: 'City name' }, unit: { type: 'string', enum: ['celsius', 'fahrenheit'] } },
   required: ['city'],
+  additionalProperties: false,
 };
 const TIME_SCHEMA = { type: 'object', properties: { tz: { type: 'string', description: 'IANA time zone' } }, required: ['tz'] };
 
@@ -223,7 +226,7 @@ function openaiAdapter(origin, apiKey) {
         ...(stop ? { stop } : {}),
       });
       const choice = checkCompletion(r, 'chat.completion');
-      return { text: choice.message.content, finish: choice.finish_reason, usage: usageOf(r.usage) };
+      return { text: choice.message.content, finish: choice.finish_reason, usage: usageOf(r.usage), model: r.model };
     },
     async stream({ model, prompt }) {
       const messages = [{ role: 'user', content: prompt }];
@@ -234,7 +237,7 @@ function openaiAdapter(origin, apiKey) {
       // Without include_usage: no usage chunk (OpenAI sends none; the gateway must not add one).
       const plain = await readChunks(await client.chat.completions.create({ model, messages, stream: true }), { includeUsage: false });
       eq(plain.text, got.text, 'the stream without include_usage: text');
-      return { ...got, finalText: final.choices[0].message.content, finalFinish: final.choices[0].finish_reason };
+      return { ...got, finalText: final.choices[0].message.content, finalFinish: final.choices[0].finish_reason, model: got.chunks[0].model };
     },
     async toolCall({ model, prompt, stream, force }) {
       const messages = [{ role: 'user', content: prompt }];
@@ -331,7 +334,7 @@ function anthropicAdapter(origin, apiKey) {
         }),
         'message',
       );
-      return { text: textOf(m), finish: m.stop_reason, usage: usageOf(m.usage) };
+      return { text: textOf(m), finish: m.stop_reason, usage: usageOf(m.usage), model: m.model };
     },
     async stream({ model, prompt }) {
       // The SDK's stream helper: it builds the message from the events and refuses a bad sequence.
@@ -365,6 +368,7 @@ function anthropicAdapter(origin, apiKey) {
         usage: usageOf(final.usage),
         finalText: textOf(final),
         finalFinish: final.stop_reason,
+        model: events[0].message.model,
       };
     },
     async toolCall({ model, prompt, stream, force }) {
@@ -448,6 +452,7 @@ function geminiAdapter(origin, apiKey, { apiVersion = 'v1beta' } = {}) {
     const c = r.candidates[0];
     eq(c.content?.role, 'model', `${what}: candidates[0].content.role`);
     ok(Array.isArray(c.content?.parts) && c.content.parts.length > 0, `${what}: candidates[0].content.parts is a non-empty array: ${show(c)}`);
+    for (const p of c.content.parts) ok(!(typeof p.text === 'string' && p.text === '' && !p.thought), `${what}: an empty text part (Gemini refuses it when sent back): ${show(c)}`);
     return c;
   };
   /** Reads a generateContentStream, checking Gemini's stream invariants; returns all parts. */
@@ -465,6 +470,10 @@ function geminiAdapter(origin, apiKey, { apiVersion = 'v1beta' } = {}) {
       if (last) ok(c.finishReason, `the last chunk carries finishReason: ${show(r)}`);
       else ok(!c.finishReason, `only the last chunk carries finishReason, chunk ${i} of ${chunks.length} has ${c.finishReason}`);
       for (const p of c.content?.parts ?? []) {
+        // Gemini never sends an empty text part (its last chunk may have no parts at all); a
+        // client that keeps the parts as history (as the SDK's chats do) gets 400 "Unable to
+        // submit request because it has an empty text parameter" when they go back to Gemini.
+        ok(!(typeof p.text === 'string' && p.text === '' && !p.thought), `stream chunk ${i} of ${chunks.length} has an empty text part {"text":""}, which Gemini refuses when it is sent back as history: ${show({ candidates: r.candidates })}`);
         parts.push(p);
         if (typeof p.text === 'string' && p.text !== '' && !p.thought) {
           text += p.text;
@@ -495,11 +504,11 @@ function geminiAdapter(origin, apiKey, { apiVersion = 'v1beta' } = {}) {
         : prompt;
       const r = await ai.models.generateContent({ model, contents, config });
       const c = candidate(r, 'generateContent');
-      return { text: partsText(c.content.parts), finish: c.finishReason, usage: usageOf(r.usageMetadata) };
+      return { text: partsText(c.content.parts), finish: c.finishReason, usage: usageOf(r.usageMetadata), model: r.modelVersion };
     },
     async stream({ model, prompt }) {
       const got = await readStream(await ai.models.generateContentStream({ model, contents: prompt }));
-      return { ...got, finalText: got.text, finalFinish: got.finish };
+      return { ...got, finalText: got.text, finalFinish: got.finish, model: got.chunks[0].modelVersion };
     },
     async toolCall({ model, prompt, stream, force }) {
       const contents = [userText(prompt)];
@@ -754,6 +763,14 @@ const SCENARIOS = {
     if (ctx.client === 'openai') checkUpstream(ctx, recs.slice(1), { stream: true });
   },
 
+  async modelName(ctx) {
+    const a = await ctx.api.chat({ model: ctx.model, prompt: 'Say hello.' });
+    const b = await ctx.api.stream({ model: ctx.model, prompt: 'Say hello, streamed.' });
+    const names = [ctx.model, UPSTREAM[ctx.upstream].model];
+    ok(names.includes(a.model), `the model named in the non-streamed answer (${show(a.model)}) is the public or the upstream name ${show(names)}`);
+    eq(b.model, a.model, `the model named in the streamed answer, against the non-streamed one (${show(a.model)})`);
+  },
+
   async truncated(ctx) {
     const want = TRUNCATED_PIECES.join('');
     let mark = fake.requests.length;
@@ -933,6 +950,7 @@ function defineScenarioTests(makeCtx) {
   test('plain completion: text, finish reason, usage; system prompt and limits mapped', T, run((ctx) => SCENARIOS.plain(ctx)));
   test('stream: deltas concatenate to the text; the SDK stream helper completes; usage', T, run((ctx) => SCENARIOS.stream(ctx)));
   test('finish reason length (non-streamed and streamed)', T, run((ctx) => SCENARIOS.truncated(ctx)));
+  test('the answer names the same model streamed and non-streamed', T, run((ctx) => SCENARIOS.modelName(ctx)));
   test('tool call round trip (tool choice forced): call → result → answer quoting it', T, run((ctx) => SCENARIOS.tools(ctx)));
   test('tool call round trip, streamed: two parallel calls after a text preamble', T, run((ctx) => SCENARIOS.tools(ctx, { stream: true, parallel: true, preamble: true })));
   test('image input, inline base64', T, run((ctx) => SCENARIOS.imageInline(ctx)));

@@ -826,6 +826,26 @@ function geminiParts(parts, path, { allowFunctionParts = true } = {}) {
   });
 }
 
+// The fields of Gemini's OpenAPI-subset Schema (the `parameters` of a function declaration);
+// anything else (additionalProperties, $ref, $defs, const, ...) is refused as an unknown name.
+// JSON Schema proper goes in `parametersJsonSchema` instead.
+const GEMINI_SCHEMA_FIELDS = withSnake([
+  'type', 'format', 'title', 'description', 'nullable', 'enum', 'maxItems', 'minItems', 'properties', 'required',
+  'minProperties', 'maxProperties', 'minLength', 'maxLength', 'pattern', 'example', 'anyOf', 'propertyOrdering',
+  'default', 'items', 'minimum', 'maximum',
+]);
+const GEMINI_TYPES = ['TYPE_UNSPECIFIED', 'STRING', 'NUMBER', 'INTEGER', 'BOOLEAN', 'ARRAY', 'OBJECT', 'NULL'];
+function geminiSchema(schema, path) {
+  if (!isObj(schema)) throw geminiError(400, `Invalid value at '${path}' (type.googleapis.com/google.ai.generativelanguage.v1beta.Schema)`);
+  for (const k of Object.keys(schema)) if (!GEMINI_SCHEMA_FIELDS.has(k)) throw unknownName(path, k);
+  if (schema.type !== undefined && (typeof schema.type !== 'string' || !GEMINI_TYPES.includes(schema.type.toUpperCase()))) {
+    throw geminiError(400, `Invalid value at '${path}.type' (type.googleapis.com/google.ai.generativelanguage.v1beta.Type), ${JSON.stringify(schema.type)}`);
+  }
+  for (const [k, v] of Object.entries(schema.properties ?? {})) geminiSchema(v, `${path}.properties[${k}].value`);
+  if (schema.items !== undefined) geminiSchema(schema.items, `${path}.items`);
+  (g(schema, 'anyOf') ?? []).forEach((v, i) => geminiSchema(v, `${path}.any_of[${i}]`));
+}
+
 function geminiQuote(response) {
   // A result sent as {output: "..."} (or any single string member) is quoted as that string.
   const keys = Object.keys(response);
@@ -875,6 +895,7 @@ function validateGemini(body, model, opts) {
         if (d.parameters !== undefined && g(d, 'parametersJsonSchema') !== undefined) {
           throw geminiError(400, `* GenerateContentRequest.${at}: parameters and parameters_json_schema must not both be set.\n`);
         }
+        if (d.parameters !== undefined) geminiSchema(d.parameters, `${at}.parameters`);
         tools.push(d.name);
       });
     });
