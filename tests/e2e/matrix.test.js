@@ -22,6 +22,7 @@ import {
   RETRY_AFTER,
   TEXT,
   TOOL_ARGS,
+  MIDSTREAM_PIECES,
   TRUNCATED_PIECES,
   USAGE,
   describeImageBytes,
@@ -283,6 +284,24 @@ function openaiAdapter(origin, apiKey) {
       const choice = checkCompletion(r, 'chat.completion');
       return { text: choice.message.content, finish: choice.finish_reason };
     },
+    async streamUntilError({ model, prompt }) {
+      let text = '';
+      let finish = null;
+      let error = null;
+      try {
+        const s = await client.chat.completions.create({ model, messages: [{ role: 'user', content: prompt }], stream: true });
+        for await (const c of s) {
+          for (const ch of c.choices ?? []) {
+            text += ch.delta?.content ?? '';
+            finish = ch.finish_reason ?? finish;
+          }
+        }
+      } catch (err) {
+        error = err;
+      }
+      ok(!error || error instanceof OpenAI.APIError, `an openai.APIError: got ${error?.constructor?.name}: ${error?.message}`);
+      return { text, error, finished: finish !== null ? `finish_reason ${finish}` : null };
+    },
     async fail({ model, prompt, stream, status }) {
       const cls = status === 429 ? OpenAI.RateLimitError : OpenAI.InternalServerError;
       const err = await thrown(async () => {
@@ -400,6 +419,23 @@ function anthropicAdapter(origin, apiKey) {
         'message',
       );
       return { text: textOf(m), finish: m.stop_reason };
+    },
+    async streamUntilError({ model, prompt }) {
+      let text = '';
+      let stop = null;
+      let error = null;
+      try {
+        const s = await client.messages.create({ model, max_tokens: 256, messages: [{ role: 'user', content: prompt }], stream: true });
+        for await (const ev of s) {
+          if (ev.type === 'content_block_delta' && ev.delta.type === 'text_delta') text += ev.delta.text;
+          if (ev.type === 'message_delta') stop = `message_delta stop_reason ${ev.delta.stop_reason}`;
+          if (ev.type === 'message_stop') stop = stop ?? 'message_stop';
+        }
+      } catch (err) {
+        error = err;
+      }
+      ok(!error || error instanceof Anthropic.APIError, `an Anthropic.APIError: got ${error?.constructor?.name}: ${error?.message}`);
+      return { text, error, finished: stop };
     },
     async fail({ model, prompt, stream, status }) {
       const cls = status === 429 ? Anthropic.RateLimitError : Anthropic.InternalServerError;
@@ -542,6 +578,21 @@ function geminiAdapter(origin, apiKey, { apiVersion = 'v1beta' } = {}) {
       const part = image.url ? { fileData: { fileUri: image.url, mimeType: image.mime } } : { inlineData: { mimeType: image.mime, data: image.data } };
       const c = candidate(await ai.models.generateContent({ model, contents: [{ role: 'user', parts: [{ text: prompt }, part] }] }), 'generateContent');
       return { text: partsText(c.content.parts), finish: c.finishReason };
+    },
+    async streamUntilError({ model, prompt }) {
+      let text = '';
+      let finish = null;
+      let error = null;
+      try {
+        for await (const r of await ai.models.generateContentStream({ model, contents: prompt })) {
+          text += partsText(r.candidates?.[0]?.content?.parts);
+          finish = r.candidates?.[0]?.finishReason ?? finish;
+        }
+      } catch (err) {
+        error = err;
+      }
+      ok(!error || error instanceof ApiError, `an @google/genai ApiError: got ${error?.constructor?.name}: ${error?.message}`);
+      return { text, error, finished: finish ? `finishReason ${finish}` : null };
     },
     async fail({ model, prompt, stream, status }) {
       const err = await thrown(async () => {
@@ -897,6 +948,15 @@ const SCENARIOS = {
     eq(r.finish, ctx.api.finish.stop, 'finish reason');
   },
 
+  async midstream(ctx) {
+    const mark = fake.requests.length;
+    const r = await ctx.api.streamUntilError({ model: ctx.model, prompt: 'Please fail-midstream.' });
+    eq(r.text, MIDSTREAM_PIECES.join(''), 'the text that arrived before the upstream failed');
+    ok(r.error, `the stream must end with an error the SDK raises, not as a complete answer (it ended with ${r.finished ?? 'no finish marker'})`);
+    ok(!r.finished, `a stream that failed must not carry a normal finish (${r.finished})`);
+    checkUpstream(ctx, fake.since(mark), { stream: true });
+  },
+
   async fail(ctx, status) {
     for (const stream of [false, true]) {
       const mark = fake.requests.length;
@@ -957,6 +1017,7 @@ function defineScenarioTests(makeCtx) {
   test('image input, http URL', T, run((ctx) => SCENARIOS.imageUrl(ctx)));
   test('upstream 429: the SDK raises its rate-limit error; retry-after passed on', T, run((ctx) => SCENARIOS.fail(ctx, 429)));
   test('upstream 500: the SDK raises its server error', T, run((ctx) => SCENARIOS.fail(ctx, 500)));
+  test('upstream error mid-stream: the SDK raises an error after the partial text', T, run((ctx) => SCENARIOS.midstream(ctx)));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -15,6 +15,10 @@
 //
 //   prompt contains "fail-429"      429, `retry-after: 7`, the vendor's rate-limit error body
 //   prompt contains "fail-500"      500, the vendor's server error body
+//   prompt contains "fail-midstream"  a stream that sends MIDSTREAM_PIECES, then the vendor's
+//                                   error event (OpenAI data: {"error":...}, Anthropic event: error
+//                                   overloaded_error, Gemini data: {"error":...}), and ends;
+//                                   a non-streamed request gets the 500
 //   last message carries tool results  text "Tool results: <r1> | <r2>" quoting every result
 //   tools defined                   a call to the first tool with TOOL_ARGS[0] (a second one with
 //                                   TOOL_ARGS[1] when the prompt contains "parallel"; a text
@@ -42,6 +46,8 @@ export const TOOL_ARGS = Object.freeze([
   Object.freeze({ city: 'Paris', unit: 'celsius' }),
   Object.freeze({ city: 'São Paulo', unit: 'celsius' }),
 ]);
+/** What a stream sends before failing, for a prompt containing "fail-midstream". */
+export const MIDSTREAM_PIECES = Object.freeze(['Partial', ' answer']);
 /** The answer to a prompt containing "truncate": cut short, finish reason length / max_tokens / MAX_TOKENS. */
 export const TRUNCATED_PIECES = Object.freeze(['This answer', ' is cut']);
 export const PREAMBLE = 'Let me check the weather.';
@@ -173,6 +179,7 @@ const withSnake = (names) => new Set(names.flatMap((n) => [n, snake(n)]));
 function decide(view) {
   if (view.prompt.includes('fail-429')) return { kind: 'error', status: 429 };
   if (view.prompt.includes('fail-500')) return { kind: 'error', status: 500 };
+  if (view.prompt.includes('fail-midstream')) return { kind: 'midstream', pieces: [...MIDSTREAM_PIECES] };
   if (view.toolResults && view.toolResults.length > 0) {
     const pieces = ['Tool results: '];
     view.toolResults.forEach((r, i) => {
@@ -416,6 +423,9 @@ async function openaiRespond(rec, req, res, opts) {
     }
     return sendJson(res, 500, openaiError(500, 'The server had an error while processing your request. Sorry about that!', { type: 'server_error' }).body, { 'x-request-id': `req_${id}` });
   }
+  if (reply.kind === 'midstream' && !body.stream) {
+    return sendJson(res, 500, openaiError(500, 'The server had an error while processing your request. Sorry about that!', { type: 'server_error' }).body, { 'x-request-id': `req_${id}` });
+  }
   const usage = {
     prompt_tokens: USAGE.input,
     completion_tokens: USAGE.output,
@@ -449,6 +459,12 @@ async function openaiRespond(rec, req, res, opts) {
     ...(includeUsage ? { usage: null } : {}),
     obfuscation: 'x'.repeat(1 + (ob++ % 7)),
   });
+  if (reply.kind === 'midstream') {
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-request-id': `req_${id}` });
+    const evs = [chunk({ role: 'assistant', content: '', refusal: null }), ...reply.pieces.map((p) => chunk({ content: p }))];
+    const err = openaiError(500, 'The server had an error while processing your request. Sorry about that!', { type: 'server_error' }).body;
+    return writeSlowly(res, [...evs.map((e) => `data: ${JSON.stringify(e)}\n\n`), `data: ${JSON.stringify(err)}\n\n`]);
+  }
   const events = [];
   const text = reply.kind === 'text' ? reply.pieces : reply.preamble ? [reply.preamble] : [];
   events.push(chunk(text.length ? { role: 'assistant', content: '', refusal: null } : { role: 'assistant', content: null }));
@@ -696,6 +712,19 @@ async function anthropicRespond(rec, req, res, opts) {
       return sendJson(res, 429, e.body, { ...headers, 'retry-after': RETRY_AFTER, 'x-should-retry': 'true' });
     }
     return sendJson(res, 500, anthropicError(500, 'Internal server error', 'api_error').body, { ...headers, 'x-should-retry': 'true' });
+  }
+  if (reply.kind === 'midstream') {
+    if (!body.stream) return sendJson(res, 500, anthropicError(500, 'Internal server error', 'api_error').body, { ...headers, 'x-should-retry': 'true' });
+    const ev = (type, obj) => `event: ${type}\ndata: ${JSON.stringify(obj)}\n\n`;
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers });
+    return writeSlowly(res, [
+      ev('message_start', { type: 'message_start', message: { model: body.model, id, type: 'message', role: 'assistant', content: [], stop_reason: null, stop_sequence: null, usage: anthropicUsage(1) } }),
+      ev('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }),
+      'event: ping\ndata: {"type": "ping"}\n\n',
+      ...reply.pieces.map((p) => ev('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: p } })),
+      // As documented (anthropic/docs/streaming_error_event_overloaded.DOC.sse).
+      ev('error', { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }),
+    ]);
   }
   const content = [];
   if (reply.kind === 'text') content.push({ type: 'text', text: reply.pieces.join('') });
@@ -991,6 +1020,9 @@ async function geminiRespond(rec, req, res, opts, url, model, method) {
     }
     return sendGemini(res, geminiError(500, 'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting'), rec.errorContentType);
   }
+  if (reply.kind === 'midstream' && !stream) {
+    return sendGemini(res, geminiError(500, 'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting'), rec.errorContentType);
+  }
   const parts = [];
   if (reply.kind === 'text') parts.push({ text: reply.pieces.join('') });
   if (reply.kind === 'tools') {
@@ -1003,6 +1035,16 @@ async function geminiRespond(rec, req, res, opts, url, model, method) {
     modelVersion: model,
     responseId,
   });
+  if (reply.kind === 'midstream') {
+    const evs = reply.pieces.map((p) => envelope([{ text: p }], false));
+    const err = geminiError(503, 'The model is overloaded. Please try again later.').body;
+    if (sse) {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'content-disposition': 'attachment' });
+      return writeSlowly(res, [...evs.map((e) => `data: ${JSON.stringify(e)}\r\n\r\n`), `data: ${JSON.stringify(err)}\r\n\r\n`]);
+    }
+    res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
+    return writeSlowly(res, [...evs.map((e, i) => (i === 0 ? '[' : ',\r\n') + JSON.stringify(e, null, 2)), `,\r\n${JSON.stringify(err, null, 2)}]`]);
+  }
   if (!stream) {
     const payload = JSON.stringify(envelope(parts, true), null, 2);
     res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(payload) });
