@@ -4,7 +4,7 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test bench fuzz format clean sanitize
+.PHONY: all deps build run test bench bench-codec fuzz format clean sanitize
 
 all: build
 
@@ -25,10 +25,20 @@ test: deps
 	@$(MAKE) --no-print-directory build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j 2
 
+# wrk through nginx, Switchyard and Switchyard translating to Anthropic; then the codec
+# micro-benchmarks (bench/README.md).
 bench:
 	@scripts/install-deps.sh --bench
 	@$(MAKE) --no-print-directory build
-	bench/run.sh
+	BUILD_DIR=$(BUILD_DIR) bench/run.sh
+
+# The codec micro-benchmarks alone (sy_codec_bench); e.g. CODEC_ARGS=--benchmark_filter=stream/
+CODEC_ARGS ?=
+bench-codec:
+	@scripts/install-deps.sh --bench
+	@$(MAKE) --no-print-directory $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target sy_codec_bench
+	$(BUILD_DIR)/bench/sy_codec_bench $(CODEC_ARGS)
 
 # A bounded libFuzzer run (clang, ASan + UBSan) of every parser and codec: FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 30

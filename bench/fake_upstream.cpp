@@ -1,4 +1,5 @@
-// sy_fake_upstream: a fast, fixed-answer OpenAI upstream for the benchmarks in bench/.
+// sy_fake_upstream: a fast, fixed-answer OpenAI and Anthropic upstream for the benchmarks in
+// bench/.
 //
 // It has to be cheap enough that the proxy in front of it, not the fake itself, is what a benchmark
 // measures. So: one io_context per thread, each with its own SO_REUSEPORT acceptor (the kernel
@@ -8,6 +9,12 @@
 //
 //   POST /v1/chat/completions   chat.completion JSON, or an SSE stream of chat.completion.chunk
 //                               events when the body says "stream": true
+//   POST /v1/messages           Anthropic Messages: a message JSON, or an SSE stream of
+//                               message_start ... message_stop events when "stream": true; the
+//                               same reply, in the same number of text deltas and as many bytes
+//                               as the OpenAI answers (padded with spaces after the JSON, as
+//                               Anthropic pads its stream events), so that a translated run
+//                               compares with the passthrough one
 //   POST /v1/embeddings         a fixed embedding list
 //   GET  /healthz               200
 //   anything else               404 with an OpenAI-style error object
@@ -57,22 +64,32 @@ struct canned {
   const std::string& pick(bool keep) const { return keep ? keep_alive : close; }
 };
 
-std::string head(std::string_view status, std::string_view content_type, bool keep_alive) {
+// The vendor-specific response header lines.
+enum class vendor { openai, anthropic };
+
+std::string head(std::string_view status, std::string_view content_type, bool keep_alive,
+                 vendor v) {
   std::string h;
   h.append("HTTP/1.1 ").append(status).append("\r\n");
   h.append("Server: sy-fake-upstream\r\n");
   h.append("Date: Tue, 14 Nov 2023 22:13:20 GMT\r\n");
   h.append("Content-Type: ").append(content_type).append("\r\n");
-  h.append("x-request-id: req_bench0000000000000000000000\r\n");
-  h.append("openai-processing-ms: 1\r\n");
+  if (v == vendor::anthropic) {
+    h.append("request-id: req_011CBench000000000000000000\r\n");
+    h.append("anthropic-organization-id: 00000000-0000-0000-0000-000000000000\r\n");
+  } else {
+    h.append("x-request-id: req_bench0000000000000000000000\r\n");
+    h.append("openai-processing-ms: 1\r\n");
+  }
   h.append(keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
   return h;
 }
 
-canned fixed_length(std::string_view status, std::string_view content_type, std::string_view body) {
+canned fixed_length(std::string_view status, std::string_view content_type, std::string_view body,
+                    vendor v = vendor::openai) {
   canned c;
   for (bool keep : {true, false}) {
-    std::string r = head(status, content_type, keep);
+    std::string r = head(status, content_type, keep, v);
     r.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n\r\n");
     r.append(body);
     (keep ? c.keep_alive : c.close) = std::move(r);
@@ -80,11 +97,12 @@ canned fixed_length(std::string_view status, std::string_view content_type, std:
   return c;
 }
 
-// Server-sent events, one HTTP chunk per event, as OpenAI sends them.
-canned chunked_events(const std::vector<std::string>& events) {
+// Server-sent events, one HTTP chunk per event, as OpenAI and Anthropic send them. An event is
+// its data (OpenAI), or "event: <type>\ndata: <data>" (Anthropic) when it starts with "event: ".
+canned chunked_events(const std::vector<std::string>& events, vendor v = vendor::openai) {
   std::string body;
   for (const auto& e : events) {
-    std::string data = "data: " + e + "\n\n";
+    std::string data = (e.starts_with("event: ") ? e : "data: " + e) + "\n\n";
     char hex[16];
     auto [end, ec] = std::to_chars(hex, hex + sizeof hex, data.size(), 16);
     body.append(hex, end).append("\r\n").append(data).append("\r\n");
@@ -92,7 +110,7 @@ canned chunked_events(const std::vector<std::string>& events) {
   body.append("0\r\n\r\n");
   canned c;
   for (bool keep : {true, false}) {
-    std::string r = head("200 OK", "text/event-stream; charset=utf-8", keep);
+    std::string r = head("200 OK", "text/event-stream; charset=utf-8", keep, v);
     r.append("Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n");
     r.append(body);
     (keep ? c.keep_alive : c.close) = std::move(r);
@@ -123,6 +141,8 @@ std::string chat_json() {
   return s;
 }
 
+constexpr std::string_view reply_pieces[] = {"Hello", "! This", " is a", " fixed reply."};
+
 std::vector<std::string> chat_stream_events() {
   const std::string prefix = std::string(R"({"id":"chatcmpl-bench000000000000000000000001",)") +
                              R"("object":"chat.completion.chunk","created":)" +
@@ -134,11 +154,69 @@ std::vector<std::string> chat_stream_events() {
   };
   std::vector<std::string> events;
   events.push_back(choice(R"({"role":"assistant","content":"","refusal":null})", "null"));
-  for (const char* piece : {"Hello", "! This", " is a", " fixed reply."})
-    events.push_back(choice(std::string(R"({"content":")") + piece + "\"}", "null"));
+  for (std::string_view piece : reply_pieces)
+    events.push_back(choice(std::string(R"({"content":")") + std::string(piece) + "\"}", "null"));
   events.push_back(choice("{}", R"("stop")"));
   events.push_back(prefix + R"("choices":[],"usage":)" + usage_json() + "}");
   events.push_back("[DONE]");
+  return events;
+}
+
+// ---- Anthropic Messages ----
+
+std::string anthropic_usage(std::string_view output_tokens) {
+  return std::string(
+             R"({"input_tokens":19,"cache_creation_input_tokens":0,)"
+             R"("cache_read_input_tokens":0,"cache_creation":{"ephemeral_5m_input_tokens":0,)"
+             R"("ephemeral_1h_input_tokens":0},"output_tokens":)") +
+         std::string(output_tokens) + R"(,"service_tier":"standard"})";
+}
+
+// The message object, padded with spaces after the JSON to `target_bytes` (the size of the
+// OpenAI answer): the same reply in fewer bytes would flatter the translated path.
+std::string messages_json(std::size_t target_bytes) {
+  std::string s;
+  s.append(R"({"model":")").append(model_name).append("\",");
+  s.append(R"("id":"msg_01BenchBenchBenchBench0001","type":"message","role":"assistant",)");
+  s.append(R"("content":[{"type":"text","text":"Hello! This is a fixed reply."}],)");
+  s.append(R"("stop_reason":"end_turn","stop_sequence":null,)");
+  s.append(R"("usage":)").append(anthropic_usage("10")).append("}");
+  if (s.size() < target_bytes) s.append(target_bytes - s.size(), ' ');
+  return s;
+}
+
+// Anthropic pads each event's data with spaces after the JSON (a length side-channel guard); the
+// padding here brings the stream to the size of the OpenAI one.
+std::vector<std::string> messages_stream_events(std::size_t target_bytes) {
+  std::vector<std::pair<std::string, std::string>> ev;  // type, data
+  auto add = [&](std::string_view type, std::string data) {
+    ev.emplace_back(std::string(type), std::move(data));
+  };
+  add("message_start",
+      std::string(R"({"type":"message_start","message":{"model":")") + std::string(model_name) +
+          R"(","id":"msg_01BenchBenchBenchBench0001","type":"message","role":"assistant",)"
+          R"("content":[],"stop_reason":null,"stop_sequence":null,"usage":)" +
+          anthropic_usage("1") + "}}");
+  add("content_block_start",
+      R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})");
+  add("ping", R"({"type": "ping"})");
+  for (std::string_view piece : reply_pieces)
+    add("content_block_delta",
+        R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":")" +
+            std::string(piece) + "\"}}");
+  add("content_block_stop", R"({"type":"content_block_stop","index":0})");
+  add("message_delta",
+      R"({"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},)"
+      R"("usage":{"input_tokens":19,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,)"
+      R"("output_tokens":10}})");
+  add("message_stop", R"({"type":"message_stop"})");
+  std::size_t bytes = 0;
+  for (const auto& [type, data] : ev)
+    bytes += type.size() + data.size() + 16;  // "event: ", "\ndata: ", "\n\n"
+  const std::size_t pad = bytes < target_bytes ? (target_bytes - bytes) / ev.size() : 0;
+  std::vector<std::string> events;
+  for (auto& [type, data] : ev)
+    events.push_back("event: " + type + "\ndata: " + data + std::string(pad, ' '));
   return events;
 }
 
@@ -157,15 +235,27 @@ std::string embeddings_json() {
   return s;
 }
 
+// The SSE body bytes of a list of events (what chunked_events frames).
+std::size_t sse_bytes(const std::vector<std::string>& events) {
+  std::size_t n = 0;
+  for (const auto& e : events)
+    n += e.size() + 8;  // "data: ", "\n\n"
+  return n;
+}
+
 struct responses {
   canned chat = fixed_length("200 OK", "application/json", chat_json());
   canned chat_stream = chunked_events(chat_stream_events());
+  canned messages = fixed_length("200 OK", "application/json", messages_json(chat_json().size()),
+                                 vendor::anthropic);
+  canned messages_stream =
+      chunked_events(messages_stream_events(sse_bytes(chat_stream_events())), vendor::anthropic);
   canned embeddings = fixed_length("200 OK", "application/json", embeddings_json());
   canned health = fixed_length("200 OK", "application/json", R"({"status":"ok"})");
   canned not_found = fixed_length(
       "404 Not Found", "application/json",
       R"({"error":{"message":"Invalid URL: the fake upstream serves POST /v1/chat/completions, )"
-      R"(POST /v1/embeddings and GET /healthz.","type":"invalid_request_error",)"
+      R"(POST /v1/messages, POST /v1/embeddings and GET /healthz.","type":"invalid_request_error",)"
       R"("param":null,"code":"unknown_url"}})");
   canned bad_request = fixed_length("400 Bad Request", "application/json",
                                     R"({"error":{"message":"Malformed or oversized HTTP request.",)"
@@ -200,6 +290,8 @@ const canned& route(const responses& r, const http::request<http::string_body>& 
   const auto method = req.method();
   if (method == http::verb::post && target == "/v1/chat/completions")
     return wants_stream(req.body()) ? r.chat_stream : r.chat;
+  if (method == http::verb::post && target == "/v1/messages")
+    return wants_stream(req.body()) ? r.messages_stream : r.messages;
   if (method == http::verb::post && target == "/v1/embeddings") return r.embeddings;
   if (method == http::verb::get && target == "/healthz") return r.health;
   return r.not_found;
@@ -251,10 +343,11 @@ struct options {
 };
 
 [[noreturn]] void usage(int code) {
-  std::fprintf(code ? stderr : stdout,
-               "usage: sy_fake_upstream [--host 127.0.0.1] [--port 0] [--threads N]\n"
-               "  A fixed-answer OpenAI upstream for benchmarks. --port 0 picks a free port;\n"
-               "  the bound address is printed as 'listening on http://HOST:PORT'.\n");
+  std::fprintf(
+      code ? stderr : stdout,
+      "usage: sy_fake_upstream [--host 127.0.0.1] [--port 0] [--threads N]\n"
+      "  A fixed-answer OpenAI and Anthropic upstream for benchmarks. --port 0 picks a free port;\n"
+      "  the bound address is printed as 'listening on http://HOST:PORT'.\n");
   std::exit(code);
 }
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark: wrk against the fake OpenAI upstream directly, through nginx, and through
-# Switchyard, for a plain and a streamed chat completion. Prints one table; raw wrk outputs and
-# server logs go to bench/results/<timestamp>/. See bench/README.md.
+# Side-by-side benchmark: wrk against the fake OpenAI upstream directly, through nginx, through
+# Switchyard (passthrough), and through Switchyard translating to an Anthropic upstream, for a
+# plain and a streamed chat completion; and the codec micro-benchmarks (sy_codec_bench). Prints
+# the tables; raw outputs and server logs go to bench/results/<timestamp>/. See bench/README.md.
 #
 # Knobs (environment): BUILD_DIR WORKERS THREADS CONNECTIONS DURATION WARMUP TARGETS SCENARIOS
-# KEEP_TMP. Example: TARGETS="direct nginx" DURATION=5s bench/run.sh
+# CODEC CODEC_ARGS KEEP_TMP. Example: TARGETS="direct nginx" DURATION=5s CODEC=0 bench/run.sh
 set -euo pipefail
 
 bench_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -17,8 +18,10 @@ THREADS="${THREADS:-2}"            # wrk -t
 CONNECTIONS="${CONNECTIONS:-64}"   # wrk -c
 DURATION="${DURATION:-10s}"        # wrk -d, per scenario and target
 WARMUP="${WARMUP:-1s}"             # unrecorded wrk run before each measurement; 0 to skip
-TARGETS="${TARGETS:-direct nginx switchyard}"
+TARGETS="${TARGETS:-direct nginx switchyard translated}"
 SCENARIOS="${SCENARIOS:-chat-json chat-stream}"
+CODEC="${CODEC:-1}"                # 1: run sy_codec_bench too (before the servers start)
+CODEC_ARGS="${CODEC_ARGS:-}"       # extra sy_codec_bench arguments (--benchmark_filter=stream/)
 KEEP_TMP="${KEEP_TMP:-0}"          # 1: keep the temp dir (configs) after the run
 
 BENCH_KEY="sk-bench-0123456789abcdef"
@@ -40,20 +43,29 @@ note() { echo "bench: $*" >&2; }
 
 want() { [[ " $TARGETS " == *" $1 "* ]]; }
 for t in $TARGETS; do
-  case "$t" in direct | nginx | switchyard) ;; *) die "unknown target '$t' in TARGETS" ;; esac
+  case "$t" in
+    direct | nginx | switchyard | translated) ;;
+    *) die "unknown target '$t' in TARGETS" ;;
+  esac
 done
 for s in $SCENARIOS; do
   case "$s" in chat-json | chat-stream) ;; *) die "unknown scenario '$s' in SCENARIOS" ;; esac
 done
 [[ -n "${TARGETS// /}" ]] || die "TARGETS is empty"
+[[ "$CODEC" == 0 || "$CODEC" == 1 ]] || die "CODEC must be 0 or 1 (got '$CODEC')"
 
 fake_bin="$BUILD_DIR/bench/sy_fake_upstream"
 sy_bin="$BUILD_DIR/switchyard"
+codec_bin="$BUILD_DIR/bench/sy_codec_bench"
 [[ -x "$fake_bin" ]] ||
   die "$fake_bin not found: build it with 'cmake --build ${BUILD_DIR#"$root/"} --target sy_fake_upstream' (or 'make build')"
-if want switchyard; then
+if want switchyard || want translated; then
   [[ -x "$sy_bin" ]] ||
     die "$sy_bin not found: run 'make build' first, or TARGETS=\"direct nginx\" to leave it out"
+fi
+if [[ "$CODEC" == 1 ]]; then
+  [[ -x "$codec_bin" ]] ||
+    die "$codec_bin not found: it needs libbenchmark-dev (scripts/install-deps.sh --bench) and a build; CODEC=0 leaves it out"
 fi
 command -v wrk >/dev/null || die "wrk not found (apt-get install wrk, or scripts/install-deps.sh --bench)"
 command -v curl >/dev/null || die "curl not found (apt-get install curl)"
@@ -166,6 +178,33 @@ probe() {  # name base_url
   note "$name answers at $2"
 }
 
+# The fake upstream's Anthropic side, which the `translated` target relays to.
+probe_messages() {  # base_url
+  local url="$1/v1/messages" out="$tmp/probe.messages" code
+  local json='{"model":"bench-model","max_tokens":32,"messages":[{"role":"user","content":"hi"}]}'
+  local stream='{"model":"bench-model","max_tokens":32,"messages":[{"role":"user","content":"hi"}],"stream":true}'
+  code="$(curl -sS -o "$out" -w '%{http_code}' --max-time 10 -H 'x-api-key: sk-ant-bench' \
+    -H 'anthropic-version: 2023-06-01' -H 'Content-Type: application/json' -d "$json" "$url")" ||
+    code="curl failed"
+  [[ "$code" == 200 ]] && grep -q '"type":"message"' "$out" ||
+    die "fake upstream: POST /v1/messages answered '$code' instead of 200 with a message"
+  code="$(curl -sS -N -o "$out" -w '%{http_code}' --max-time 10 -H 'x-api-key: sk-ant-bench' \
+    -H 'anthropic-version: 2023-06-01' -H 'Content-Type: application/json' -d "$stream" "$url")" ||
+    code="curl failed"
+  [[ "$code" == 200 ]] && grep -q '^event: message_stop' "$out" ||
+    die "fake upstream: streamed POST /v1/messages answered '$code' instead of 200 with message_stop"
+}
+
+# ---- Codec micro-benchmarks (before any server runs, on a quiet machine) ------------------------
+
+if [[ "$CODEC" == 1 ]]; then
+  note "codec micro-benchmarks: $codec_bin $CODEC_ARGS"
+  # shellcheck disable=SC2086  # CODEC_ARGS is a list of arguments
+  "$codec_bin" --benchmark_out="$run_dir/codec.json" --benchmark_out_format=json $CODEC_ARGS \
+    >"$run_dir/codec.txt" 2>"$run_dir/codec.err" ||
+    { cat "$run_dir/codec.err" "$run_dir/codec.txt" >&2; die "sy_codec_bench failed"; }
+fi
+
 # ---- Start the servers --------------------------------------------------------------------------
 
 note "results in ${run_dir#"$root/"}"
@@ -175,6 +214,7 @@ wait_ready fake_upstream "${pid[direct]}" "$run_dir/fake_upstream.log" ""
 base[direct]="$ready_url"
 upstream_port="${base[direct]##*:}"
 probe direct "${base[direct]}"
+if want translated; then probe_messages "${base[direct]}"; fi
 
 if want nginx; then
   nginx_port="$(free_port)"
@@ -192,16 +232,19 @@ if want nginx; then
   probe nginx "${base[nginx]}"
 fi
 
-if want switchyard; then
-  sy_port="$(free_port)"
-  cat >"$tmp/switchyard.yaml" <<EOF
-listen: 127.0.0.1:$sy_port
+# Switchyard with one channel: `switchyard` relays to the fake upstream's OpenAI side as is,
+# `translated` to its Anthropic side (the OpenAI request and answer go through the protocol hub).
+start_switchyard() {  # target channel_type base_url
+  local target=$1 type=$2 url=$3 port
+  port="$(free_port)"
+  cat >"$tmp/$target.yaml" <<EOF
+listen: 127.0.0.1:$port
 workers: $WORKERS
 log: { access: off }
 channels:
   - name: bench
-    type: openai
-    base_url: http://127.0.0.1:$upstream_port/v1
+    type: $type
+    base_url: $url
     api_keys: [ "sk-upstream-bench" ]
     models: [ bench-model ]
 keys:
@@ -209,13 +252,15 @@ keys:
     key: $BENCH_KEY
     models: [ "*" ]
 EOF
-  cp "$tmp/switchyard.yaml" "$run_dir/switchyard.yaml"
-  "$sy_bin" serve --config "$tmp/switchyard.yaml" >"$run_dir/switchyard.log" 2>&1 &
-  pid[switchyard]=$!
-  wait_ready switchyard "${pid[switchyard]}" "$run_dir/switchyard.log" "http://127.0.0.1:$sy_port"
-  base[switchyard]="$ready_url"
-  probe switchyard "${base[switchyard]}"
-fi
+  cp "$tmp/$target.yaml" "$run_dir/$target.yaml"
+  "$sy_bin" serve --config "$tmp/$target.yaml" >"$run_dir/$target.log" 2>&1 &
+  pid[$target]=$!
+  wait_ready "$target" "${pid[$target]}" "$run_dir/$target.log" "http://127.0.0.1:$port"
+  base[$target]="$ready_url"
+  probe "$target" "${base[$target]}"
+}
+if want switchyard; then start_switchyard switchyard openai "http://127.0.0.1:$upstream_port/v1"; fi
+if want translated; then start_switchyard translated anthropic "http://127.0.0.1:$upstream_port"; fi
 
 # ---- Measure ------------------------------------------------------------------------------------
 
@@ -259,7 +304,7 @@ for scenario in $SCENARIOS; do
     chat-json) script="$bench_dir/post_chat.lua" ;;
     chat-stream) script="$bench_dir/post_chat_stream.lua" ;;
   esac
-  for target in direct nginx switchyard; do
+  for target in direct nginx switchyard translated; do
     want "$target" || continue
     url="${base[$target]}$CHAT_PATH"
     out="$run_dir/$scenario-$target.txt"
@@ -301,28 +346,39 @@ fmt_us() {  # microseconds -> 812us / 1.23ms / 2.10s
   echo "Switchyard benchmark $stamp: $(nproc) CPUs, servers with $WORKERS workers each;"
   echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION on the same machine (it shares the CPUs)."
   echo "cpu/req: CPU time of the target process(es) alone (for nginx and switchyard: the proxy,"
-  echo "without the fake upstream behind it) per completed request."
+  echo "without the fake upstream behind it) per completed request. translated: Switchyard"
+  echo "relaying the same OpenAI requests to an Anthropic upstream (type: anthropic), through the"
+  echo "protocol hub; vs passthru = its req/s / switchyard's."
   echo
-  printf '%-11s %-11s %10s %9s %9s %7s %8s %9s %20s\n' scenario target req/s p50 p99 errors \
-    cpu/req "vs nginx" "added p50 vs direct"
+  printf '%-11s %-11s %10s %9s %9s %7s %8s %9s %11s %20s\n' scenario target req/s p50 p99 \
+    errors cpu/req "vs nginx" "vs passthru" "added p50 vs direct"
   for scenario in $SCENARIOS; do
-    for target in direct nginx switchyard; do
+    for target in direct nginx switchyard translated; do
       want "$target" || continue
       k="$scenario/$target"
-      ratio="" added=""
-      if [[ $target == switchyard && -n "${rps[$scenario/nginx]:-}" ]]; then
+      ratio="" added="" passthru=""
+      if [[ ($target == switchyard || $target == translated) && -n "${rps[$scenario/nginx]:-}" ]]; then
         ratio="$(awk -v a="${rps[$k]}" -v b="${rps[$scenario/nginx]}" \
+          'BEGIN { if (b > 0) printf "%.2fx", a / b }')"
+      fi
+      if [[ $target == translated && -n "${rps[$scenario/switchyard]:-}" ]]; then
+        passthru="$(awk -v a="${rps[$k]}" -v b="${rps[$scenario/switchyard]}" \
           'BEGIN { if (b > 0) printf "%.2fx", a / b }')"
       fi
       if [[ $target != direct && -n "${p50[$scenario/direct]:-}" ]]; then
         added="$(awk -v a="${p50[$k]}" -v b="${p50[$scenario/direct]}" \
           'BEGIN { d = a - b; printf "%s%dus", (d >= 0 ? "+" : ""), d }')"
       fi
-      printf '%-11s %-11s %10.0f %9s %9s %7s %8s %9s %20s\n' "$scenario" "$target" "${rps[$k]}" \
-        "$(fmt_us "${p50[$k]}")" "$(fmt_us "${p99[$k]}")" "${errors[$k]}" \
-        "$(fmt_us "${cpu_req[$k]}")" "${ratio:--}" "${added:--}"
+      printf '%-11s %-11s %10.0f %9s %9s %7s %8s %9s %11s %20s\n' "$scenario" "$target" \
+        "${rps[$k]}" "$(fmt_us "${p50[$k]}")" "$(fmt_us "${p99[$k]}")" "${errors[$k]}" \
+        "$(fmt_us "${cpu_req[$k]}")" "${ratio:--}" "${passthru:--}" "${added:--}"
     done
   done
+  if [[ "$CODEC" == 1 ]]; then
+    echo
+    echo "Codec micro-benchmarks (sy_codec_bench; full output in codec.txt and codec.json):"
+    sed -n '/^Per-item CPU time/,$p' "$run_dir/codec.txt"
+  fi
 } | tee "$run_dir/summary.txt"
 
 bad=0
