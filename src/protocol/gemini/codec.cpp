@@ -22,6 +22,7 @@
 #include <limits>
 #include <optional>
 #include <random>
+#include <unordered_map>
 
 namespace sy::gemini {
 
@@ -69,6 +70,12 @@ std::string lowercase(std::string_view s) {
   for (auto& c : out)
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   return out;
+}
+
+// Token counts come from outside: a sum of two must not overflow.
+std::int64_t add(std::int64_t a, std::int64_t b) {
+  return a > std::numeric_limits<std::int64_t>::max() - b ? std::numeric_limits<std::int64_t>::max()
+                                                          : a + b;
 }
 
 bool is_image_type(std::string_view media_type) {
@@ -126,16 +133,13 @@ void read_function_response(const bj::object& fr, ir::part& out, std::string& me
   out.type = ir::part::kind::tool_result;
   const bj::value* response = nullptr;
   const bj::value* media = nullptr;
+  bool named = false;
   for (const auto& m : fr) {
     auto k = camel(m.key(), key_buf);
     if (k == "name") {
-      if (!m.value().is_string()) {
-        message = "functionResponse.name must be a string";
-        field = "functionResponse.name";
-        ok = false;
-        return;
-      }
+      if (!m.value().is_string()) break;
       out.name = m.value().get_string();
+      named = true;
     } else if (k == "id") {
       if (m.value().is_string()) out.id = m.value().get_string();
     } else if (k == "response") {
@@ -143,6 +147,13 @@ void read_function_response(const bj::object& fr, ir::part& out, std::string& me
     } else if (k == "parts") {
       media = &m.value();
     }
+  }
+  // Gemini refuses a functionResponse without its name (and every encoder needs it).
+  if (!named) {
+    message = "functionResponse.name must be a string";
+    field = "functionResponse.name";
+    ok = false;
+    return;
   }
   ir::part text;
   text.type = ir::part::kind::text;
@@ -196,6 +207,14 @@ void read_function_response(const bj::object& fr, ir::part& out, std::string& me
 // Shared with stream.cpp (internal.h)
 
 namespace detail {
+
+bj::parse_options parse_options() {
+  bj::parse_options opt;
+  // Tool schemas and arguments nest deeper than Boost's default of 32 allows. The parser keeps
+  // its own stack; what recurses over the result here is bounded by this depth.
+  opt.max_depth = max_depth;
+  return opt;
+}
 
 std::string_view camel(std::string_view key, std::string& buf) {
   if (key.find('_') == std::string_view::npos) return key;
@@ -418,9 +437,9 @@ ir::usage usage_from(const bj::object& meta) {
   }
   // Search grounding's prompt tokens are billed as input and counted in totalTokenCount.
   if (prompt >= 0 || tool_prompt >= 0)
-    u.input = std::max<std::int64_t>(prompt, 0) + std::max<std::int64_t>(tool_prompt, 0);
+    u.input = add(std::max<std::int64_t>(prompt, 0), std::max<std::int64_t>(tool_prompt, 0));
   if (candidates >= 0 || thoughts >= 0)
-    u.output = std::max<std::int64_t>(candidates, 0) + std::max<std::int64_t>(thoughts, 0);
+    u.output = add(std::max<std::int64_t>(candidates, 0), std::max<std::int64_t>(thoughts, 0));
   u.reasoning = thoughts;
   u.cache_read = cached;
   return u;
@@ -433,7 +452,8 @@ void append_number(std::string& out, std::int64_t v) {
 }
 
 void append_number(std::string& out, double v) {
-  if (!std::isfinite(v)) v = 0;  // JSON has no NaN; the parser never produces one anyway
+  // JSON has no NaN (the parser never produces one anyway); -0 would read back as the integer 0.
+  if (!std::isfinite(v) || v == 0) v = 0;
   char buf[32];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, r.ptr);
@@ -459,7 +479,7 @@ void append_usage(std::string& out, const ir::usage& u, bool comma) {
   if (u.output >= 0) field("candidatesTokenCount", output - thoughts);
   if (thoughts > 0) field("thoughtsTokenCount", thoughts);
   if (u.cache_read > 0) field("cachedContentTokenCount", u.cache_read);
-  field("totalTokenCount", input + output);
+  field("totalTokenCount", add(input, output));
   out += '}';
 }
 
@@ -469,7 +489,7 @@ void append_args(std::string& out, std::string_view arguments) {
     unsigned char buf[2048];
     bj::monotonic_resource mr(buf, sizeof buf);
     bj::error_code ec;
-    auto v = bj::parse(arguments, ec, &mr);
+    auto v = bj::parse(arguments, ec, &mr, parse_options());
     if (!ec && v.is_object()) {
       // Serialized, not copied: the text may hold line breaks, which SSE framing cannot carry.
       out += bj::serialize(v);
@@ -611,6 +631,7 @@ ir::api_error error_from(int status, const bj::value& body) {
   const bj::value* err = v->is_object() ? v->get_object().if_contains("error") : nullptr;
   if (err && err->is_string()) {
     e.message = err->get_string();
+    if (e.message.empty()) e.message = "upstream returned HTTP " + std::to_string(status);
     return e;
   }
   if (!err || !err->is_object()) {
@@ -730,21 +751,24 @@ class schema_converter {
  public:
   explicit schema_converter(const bj::value& root) : root_(root) {}
 
-  bj::value convert(const bj::value& in, int ref_depth) {
+  // `depth` counts schema levels (properties, items, anyOf...), so that inlining cannot nest
+  // the output deeper than max_schema_depth.
+  bj::value convert(const bj::value& in, int ref_depth, int depth) {
     --budget_;
     if (!in.is_object()) return bj::object{};  // `true` / `false` schemas: Gemini has none
+    if (depth > max_schema_depth) return bj::object{{"type", "object"}};
     const auto& o = in.get_object();
     bj::object out;
+    bool nullable = false;
     if (auto* ref = o.if_contains("$ref"); ref && ref->is_string()) {
       const bj::value* target = resolve_ref(root_, ref->get_string());
-      if (target && ref_depth < max_ref_depth && budget_ > 0) {
-        auto inlined = convert(*target, ref_depth + 1);
-        if (inlined.is_object()) out = std::move(inlined.get_object());
+      if (target && ref_depth < max_ref_depth && budget_ > 0 && afford(*target)) {
+        auto inlined = convert(*target, ref_depth + 1, depth);
+        if (inlined.is_object()) merge(out, inlined.get_object(), nullable);
       } else {
         out["type"] = "object";  // recursive or unresolvable: any object
       }
     }
-    bool nullable = false;
     for (const auto& m : o) {
       std::string_view k = m.key();
       const bj::value& v = m.value();
@@ -754,21 +778,22 @@ class schema_converter {
         if (!v.is_object()) continue;
         bj::object props;
         for (const auto& p : v.get_object())
-          props[p.key()] = convert(p.value(), ref_depth);
+          props[p.key()] = convert(p.value(), ref_depth, depth + 1);
         if (!props.empty()) out["properties"] = std::move(props);
       } else if (k == "items") {
         if (v.is_array()) {  // draft-04 tuple form: Gemini has one item schema
-          if (!v.get_array().empty()) out["items"] = convert(v.get_array()[0], ref_depth);
+          if (!v.get_array().empty())
+            out["items"] = convert(v.get_array()[0], ref_depth, depth + 1);
         } else {
-          out["items"] = convert(v, ref_depth);
+          out["items"] = convert(v, ref_depth, depth + 1);
         }
       } else if (k == "anyOf" || k == "oneOf") {
-        if (v.is_array()) any_of(v.get_array(), out, nullable, ref_depth);
+        if (v.is_array()) any_of(v.get_array(), out, nullable, ref_depth, depth);
       } else if (k == "allOf") {
         if (!v.is_array()) continue;
         for (const auto& sub : v.get_array()) {
-          auto c = convert(sub, ref_depth);
-          if (c.is_object()) merge(out, c.get_object());
+          auto c = convert(sub, ref_depth, depth + 1);
+          if (c.is_object()) merge(out, c.get_object(), nullable);
         }
       } else if (k == "enum") {
         if (v.is_array()) enum_values(v.get_array(), out, nullable);
@@ -832,10 +857,10 @@ class schema_converter {
     return o.size() == 1 && o.contains("nullable");  // what {"type":"null"} converts to
   }
 
-  void any_of(const bj::array& in, bj::object& out, bool& nullable, int ref_depth) {
+  void any_of(const bj::array& in, bj::object& out, bool& nullable, int ref_depth, int depth) {
     bj::array branches;
     for (const auto& b : in) {
-      auto c = convert(b, ref_depth);
+      auto c = convert(b, ref_depth, depth + 1);
       if (is_null_branch(c)) {
         nullable = true;
       } else {
@@ -843,7 +868,7 @@ class schema_converter {
       }
     }
     if (branches.size() == 1 && branches[0].is_object()) {
-      merge(out, branches[0].get_object());
+      merge(out, branches[0].get_object(), nullable);
     } else if (!branches.empty()) {
       out["anyOf"] = std::move(branches);
     }
@@ -865,8 +890,14 @@ class schema_converter {
 
   // allOf / a single anyOf branch: keys the node does not have yet; properties and required
   // are unions.
-  static void merge(bj::object& out, const bj::object& in) {
+  // `nullable` is gathered, not copied: it is written once, last, which keeps the output a
+  // fixed point of from_gemini_schema + to_gemini_schema.
+  static void merge(bj::object& out, const bj::object& in, bool& nullable) {
     for (const auto& m : in) {
+      if (m.key() == "nullable") {
+        nullable = nullable || (m.value().is_bool() && m.value().get_bool());
+        continue;
+      }
       auto* mine = out.if_contains(m.key());
       if (!mine) {
         out[m.key()] = m.value();
@@ -882,9 +913,20 @@ class schema_converter {
     }
   }
 
+  // Each inlining copies its target: a few references to a big definition must not turn a
+  // small body into gigabytes. Sizes are measured once per target.
+  bool afford(const bj::value& target) {
+    auto [it, fresh] = sizes_.try_emplace(&target, 0);
+    if (fresh) it->second = static_cast<long>(bj::serialize(target).size());
+    bytes_ -= it->second;
+    return bytes_ >= 0;
+  }
+
   const bj::value& root_;
   // Bounds the work $ref inlining can cause: past it, references become {"type":"object"}.
   long budget_ = 10000;
+  long bytes_ = 2L << 20;
+  std::unordered_map<const bj::value*, long> sizes_;
 };
 
 bj::value from_gemini(const bj::value& in) {
@@ -930,7 +972,7 @@ bj::value from_gemini(const bj::value& in) {
 
 bj::value to_gemini_schema(const bj::value& schema) {
   schema_converter c(schema);
-  return c.convert(schema, 0);
+  return c.convert(schema, 0, 0);
 }
 
 bj::value from_gemini_schema(const bj::value& schema) {
@@ -983,6 +1025,9 @@ class request_reader {
         if (auto e = generation_config(v)) return e;
       } else if (k == "safetySettings" || k == "cachedContent") {
         r_.extra[k] = v;
+      } else if (m.key().find('.') != bj::string_view::npos) {
+        // No Gemini field has a dot, and extra keys with one are ours ("generationConfig.x").
+        return bad_request("unknown field " + std::string(m.key()), std::string(m.key()));
       } else {
         r_.extra[m.key()] = v;
       }
@@ -1396,7 +1441,7 @@ void append_function_response(std::string& out, const ir::part& p, const std::st
   std::size_t at = text.find_first_not_of(" \t\r\n");
   if (at != std::string_view::npos && text[at] == '{') {
     bj::error_code ec;
-    auto v = bj::parse(text, ec);
+    auto v = bj::parse(text, ec, {}, detail::parse_options());
     if (!ec && v.is_object() && (!p.is_error || v.get_object().contains("error"))) {
       out += bj::serialize(v);
       out += "}}";
@@ -1424,9 +1469,7 @@ void add_dropped(ir::dropped_fields& dropped, std::string_view name) {
 
 std::variant<ir::request, error> decode_request(std::string_view body) {
   bj::error_code ec;
-  bj::parse_options opt;
-  opt.max_depth = 64;  // tool schemas nest deeper than the default 32 allows
-  bj::value v = bj::parse(body, ec, {}, opt);
+  bj::value v = bj::parse(body, ec, {}, detail::parse_options());
   if (ec) return bad_request("request body is not valid JSON", "");
   if (!v.is_object()) return bad_request("request body must be a JSON object", "");
   ir::request r;
@@ -1735,9 +1778,7 @@ error bad_response(std::string message) {
 
 std::variant<ir::response, error> decode_response(std::string_view body) {
   bj::error_code ec;
-  bj::parse_options opt;
-  opt.max_depth = 64;
-  bj::value v = bj::parse(body, ec, {}, opt);
+  bj::value v = bj::parse(body, ec, {}, detail::parse_options());
   if (ec || !v.is_object()) return bad_response("Gemini response is not a JSON object");
   const auto& o = v.get_object();
   if (o.contains("error")) return bad_response("Gemini response holds an error object");

@@ -8,12 +8,17 @@
 #include "protocol/ir/ir.h"
 
 #include <boost/json/object.hpp>
+#include <boost/json/parse_options.hpp>
 #include <boost/json/value.hpp>
 
 #include <string>
 #include <string_view>
 
 namespace sy::gemini::detail {
+
+// JSON nesting accepted in bodies, stream events and arguments.
+inline constexpr int max_depth = 512;
+boost::json::parse_options parse_options();
 
 // Gemini accepts snake_case field names as well as camelCase (proto JSON mapping): returns `key`
 // in camelCase, using `buf` only when it has an underscore.

@@ -46,10 +46,8 @@ void stream_decoder::feed(const sse::event& ev, std::vector<ir::stream_event>& o
   // The parsed event lives only for this call: a stack buffer serves most of them.
   unsigned char buf[4096];
   bj::monotonic_resource mr(buf, sizeof buf);
-  bj::parse_options opt;
-  opt.max_depth = 64;
   bj::error_code ec;
-  bj::value v = bj::parse(data, ec, bj::storage_ptr(&mr), opt);
+  bj::value v = bj::parse(data, ec, bj::storage_ptr(&mr), detail::parse_options());
   if (ec) return fail("Gemini stream event is not JSON", out);
   if (v.is_array()) {  // an error wrapped in an array, or a piece of the JSON-array form
     for (const auto& item : v.get_array()) {
