@@ -48,12 +48,15 @@ ir::finish_reason finish_from_openai(std::string_view s) {
 void append_usage(std::string& out, const ir::usage& u) {
   auto count = [](std::int64_t v) { return v < 0 ? 0 : v; };
   std::int64_t in = count(u.input), gen = count(u.output);
+  std::int64_t total = in > std::numeric_limits<std::int64_t>::max() - gen
+                           ? std::numeric_limits<std::int64_t>::max()
+                           : in + gen;
   out += "{\"prompt_tokens\":";
   append_int(out, in);
   out += ",\"completion_tokens\":";
   append_int(out, gen);
   out += ",\"total_tokens\":";
-  append_int(out, in + gen);
+  append_int(out, total);
   out += ",\"prompt_tokens_details\":{\"cached_tokens\":";
   append_int(out, count(u.cache_read));
   out += ",\"audio_tokens\":0},\"completion_tokens_details\":{\"reasoning_tokens\":";

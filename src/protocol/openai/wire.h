@@ -74,6 +74,7 @@ inline void append_number(std::string& out, double v) {
     out += "null";
     return;
   }
+  if (v == 0) v = 0;  // -0 reads back as the integer 0: write it so
   char buf[32];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, r.ptr);

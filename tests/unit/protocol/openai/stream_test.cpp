@@ -150,7 +150,9 @@ TEST(openai_stream, decodes_recorded_text_stream) {
   EXPECT_EQ(s.text.substr(0, 30), "Hi there! How can I help today");
   EXPECT_TRUE(s.tokens.empty());  // no include_usage: no usage chunk
   for (const auto& e : d.events) {
-    if (e.type == kind::text_delta) EXPECT_FALSE(e.text.empty());  // role chunk's "" skipped
+    if (e.type == kind::text_delta) {
+      EXPECT_FALSE(e.text.empty());  // the role chunk's "" is no delta
+    }
   }
 }
 
