@@ -270,8 +270,12 @@ function openaiAdapter(origin, apiKey) {
       };
       return { calls, text: choice.message.content ?? '', finish: choice.finish_reason, state: { messages: [...messages, assistant], calls } };
     },
-    async toolResult({ model, state, results }) {
-      const messages = [...state.messages, ...state.calls.map((c, i) => ({ role: 'tool', tool_call_id: c.id, content: results[i] }))];
+    // `variant`: the results as arrays of text parts instead of strings.
+    async toolResult({ model, state, results, variant }) {
+      const messages = [
+        ...state.messages,
+        ...state.calls.map((c, i) => ({ role: 'tool', tool_call_id: c.id, content: variant ? [{ type: 'text', text: results[i] }] : results[i] })),
+      ];
       const choice = checkCompletion(await client.chat.completions.create({ model, messages, tools }), 'chat.completion');
       return { text: choice.message.content, finish: choice.finish_reason };
     },
@@ -400,10 +404,14 @@ function anthropicAdapter(origin, apiKey) {
       // As applications do: the assistant turn goes back as it came.
       return { calls, text: textOf(m), finish: m.stop_reason, state: { messages: [...messages, { role: 'assistant', content: m.content }], calls } };
     },
-    async toolResult({ model, state, results }) {
+    // `variant`: the results as arrays of text blocks instead of strings.
+    async toolResult({ model, state, results, variant }) {
       const messages = [
         ...state.messages,
-        { role: 'user', content: state.calls.map((c, i) => ({ type: 'tool_result', tool_use_id: c.id, content: results[i] })) },
+        {
+          role: 'user',
+          content: state.calls.map((c, i) => ({ type: 'tool_result', tool_use_id: c.id, content: variant ? [{ type: 'text', text: results[i] }] : results[i] })),
+        },
       ];
       const m = checkMessage(await client.messages.create({ model, max_tokens: 256, messages, tools }), 'message');
       return { text: textOf(m), finish: m.stop_reason };
@@ -563,12 +571,15 @@ function geminiAdapter(origin, apiKey, { apiVersion = 'v1beta' } = {}) {
       const calls = parts.filter((p) => p.functionCall).map((p) => ({ id: p.functionCall.id, name: p.functionCall.name, args: p.functionCall.args }));
       return { calls, text: partsText(parts), finish, state: { contents: [...contents, { role: 'model', parts }], calls } };
     },
-    async toolResult({ model, state, results }) {
+    // `variant`: as a client that does not keep call ids (the REST examples have none): the ids
+    // are dropped from the functionCall parts sent back, and the responses carry none.
+    async toolResult({ model, state, results, variant }) {
+      const strip = (c) => (c.role === 'model' ? { ...c, parts: c.parts.map((p) => (p.functionCall ? { ...p, functionCall: { name: p.functionCall.name, args: p.functionCall.args } } : p)) } : c);
       const contents = [
-        ...state.contents,
+        ...(variant ? state.contents.map(strip) : state.contents),
         {
           role: 'user',
-          parts: state.calls.map((c, i) => ({ functionResponse: { ...(c.id ? { id: c.id } : {}), name: c.name, response: { output: results[i] } } })),
+          parts: state.calls.map((c, i) => ({ functionResponse: { ...(c.id && !variant ? { id: c.id } : {}), name: c.name, response: { output: results[i] } } })),
         },
       ];
       const c = candidate(await ai.models.generateContent({ model, contents, config: { tools } }), 'generateContent');
@@ -869,7 +880,8 @@ const SCENARIOS = {
     // The client runs the tools and sends the results back.
     const results = ['21 C and sunny in Paris (ref R-1)', '18 C and cloudy in São Paulo (ref R-2)'].slice(0, n);
     mark = fake.requests.length;
-    const t2 = await ctx.api.toolResult({ model: ctx.model, state: t1.state, results });
+    // The streamed round trip sends the results in the protocol's other form (see toolResult).
+    const t2 = await ctx.api.toolResult({ model: ctx.model, state: t1.state, results, variant: stream });
     ok(typeof t2.text === 'string' && t2.text.startsWith('Tool results: '), `the answer quotes the tool results: got ${show(t2.text)}`);
     let from = 0;
     for (const res of results) {
@@ -1012,7 +1024,7 @@ function defineScenarioTests(makeCtx) {
   test('finish reason length (non-streamed and streamed)', T, run((ctx) => SCENARIOS.truncated(ctx)));
   test('the answer names the same model streamed and non-streamed', T, run((ctx) => SCENARIOS.modelName(ctx)));
   test('tool call round trip (tool choice forced): call → result → answer quoting it', T, run((ctx) => SCENARIOS.tools(ctx)));
-  test('tool call round trip, streamed: two parallel calls after a text preamble', T, run((ctx) => SCENARIOS.tools(ctx, { stream: true, parallel: true, preamble: true })));
+  test('tool call round trip, streamed: two parallel calls after a text preamble; results as parts (Gemini: without ids)', T, run((ctx) => SCENARIOS.tools(ctx, { stream: true, parallel: true, preamble: true })));
   test('image input, inline base64', T, run((ctx) => SCENARIOS.imageInline(ctx)));
   test('image input, http URL', T, run((ctx) => SCENARIOS.imageUrl(ctx)));
   test('upstream 429: the SDK raises its rate-limit error; retry-after passed on', T, run((ctx) => SCENARIOS.fail(ctx, 429)));
