@@ -2,16 +2,17 @@
 // docs/protocols.md; the choices it leaves open are explained where they are made.
 #include "protocol/anthropic/codec.h"
 
-#include "common/json.h"
 #include "protocol/anthropic/wire.h"
 
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -150,7 +151,7 @@ void append_error(std::string& out, const ir::api_error& e) {
   out += R"({"type":"error","error":{"type":")";
   out += type_for(e.kind);
   out += R"(","message":)";
-  json::append_quoted(out, e.message);
+  wire::append_quoted(out, e.message);
   out += "}}";
 }
 
@@ -229,6 +230,67 @@ void append_double(std::string& out, double v) {
   out.append(buf, res.ptr);
 }
 
+namespace {
+// 1 for the bytes a JSON string cannot hold as they are: control characters, '"' and '\\'.
+constexpr auto escape_table = [] {
+  std::array<unsigned char, 256> t{};
+  for (int c = 0; c < 0x20; ++c)
+    t[c] = 1;
+  t['"'] = 1;
+  t['\\'] = 1;
+  return t;
+}();
+}  // namespace
+
+void append_quoted(std::string& out, std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  // Whether any of 8 bytes needs escaping (below 0x20, '"' or '\\'), without branching per byte.
+  auto special = [&](std::uint64_t w) {
+    auto zero = [&](std::uint64_t v) { return (v - ones) & ~v & highs; };
+    return ((w - ones * 0x20) & ~w & highs) | zero(w ^ (ones * '"')) | zero(w ^ (ones * '\\'));
+  };
+  out.reserve(out.size() + text.size() + 2);
+  out += '"';
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  const char* run = p;
+  for (;;) {
+    for (std::uint64_t w; end - p >= 8; p += 8) {
+      std::memcpy(&w, p, 8);
+      if (special(w)) break;
+    }
+    if (p == end) break;
+    auto c = static_cast<unsigned char>(*p++);
+    if (!escape_table[c]) continue;
+    out.append(run, p - 1);
+    run = p;
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default: {
+        char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+        out.append(u, 6);
+      }
+    }
+  }
+  out.append(run, end);
+  out += '"';
+}
+
 void append_tool_id(std::string& out, std::string_view id, std::string_view if_empty) {
   if (id.empty()) id = if_empty;
   out += '"';
@@ -276,7 +338,7 @@ void append_value(std::string& out, const bj::value& v) {
       append_double(out, v.get_double());
       break;
     case bj::kind::string:
-      json::append_quoted(out, {v.get_string().data(), v.get_string().size()});
+      wire::append_quoted(out, {v.get_string().data(), v.get_string().size()});
       break;
     case bj::kind::array: {
       out += '[';
@@ -295,7 +357,7 @@ void append_value(std::string& out, const bj::value& v) {
       for (const auto& kv : v.get_object()) {
         if (!first) out += ',';
         first = false;
-        json::append_quoted(out, kv.key());
+        wire::append_quoted(out, kv.key());
         out += ':';
         append_value(out, kv.value());
       }
@@ -411,8 +473,20 @@ const bj::string* required_string(const bj::object& o, std::string_view key) {
   return v && v->is_string() ? &v->get_string() : nullptr;
 }
 
+// Moves `src` into `dst` together with its storage (the request's parse arena). A move
+// assignment would keep dst's default storage and copy the whole tree into it.
+template <class T>
+void adopt(T& dst, T& src) {
+  std::destroy_at(&dst);
+  std::construct_at(&dst, std::move(src));
+}
+template <class T>
+void adopt(T& dst, T&& src) {
+  adopt(dst, src);
+}
+
 void take_cache_control(bj::object& o, ir::part& p) {
-  if (auto* v = o.if_contains("cache_control"); v && !v->is_null()) p.cache_control = std::move(*v);
+  if (auto* v = o.if_contains("cache_control"); v && !v->is_null()) adopt(p.cache_control, *v);
 }
 
 // Base64 for document blocks with a plain-text source: the IR holds document bytes as base64.
@@ -739,14 +813,14 @@ std::optional<error> read_tools(bj::value& v, ir::request& r) {
   if (!v.is_array()) return invalid("tools", "must be an array");
   auto& list = v.get_array();
   r.tools.reserve(list.size());
-  bj::array server;
+  bj::array server(v.storage());
   for (std::size_t i = 0; i < list.size(); ++i) {
     if (!list[i].is_object()) return invalid(at("tools", i), "must be an object");
     auto& t = list[i].get_object();
     if (const auto* type = t.if_contains("type"); type && !type->is_null()) {
       if (!type->is_string()) return invalid(at("tools", i, "type"), "must be a string");
       if (view(type->get_string()) != "custom") {
-        bj::object entry;
+        bj::object entry(v.storage());
         entry.emplace("at", static_cast<std::int64_t>(i));
         entry.emplace("tool", std::move(list[i]));
         server.emplace_back(std::move(entry));
@@ -761,14 +835,14 @@ std::optional<error> read_tools(bj::value& v, ir::request& r) {
       return invalid(at("tools", i, "description"), "must be a string");
     if (auto* schema = t.if_contains("input_schema"); schema && !schema->is_null()) {
       if (!schema->is_object()) return invalid(at("tools", i, "input_schema"), "must be an object");
-      tool.parameters = std::move(*schema);
+      adopt(tool.parameters, *schema);
     }
     if (const auto* strict = t.if_contains("strict"); strict && !strict->is_null()) {
       if (!strict->is_bool()) return invalid(at("tools", i, "strict"), "must be a boolean");
       tool.strict = strict->get_bool();
     }
     if (auto* cc = t.if_contains("cache_control"); cc && !cc->is_null())
-      tool.cache_control = std::move(*cc);
+      adopt(tool.cache_control, *cc);
     r.tools.push_back(std::move(tool));
   }
   if (!server.empty()) r.extra.emplace(server_tools_key, std::move(server));
@@ -854,21 +928,29 @@ std::optional<error> read_format(bj::value& v, std::string_view param, ir::reque
   if (!schema || !schema->is_object())
     return invalid(std::string(param) + ".schema", "must be an object");
   r.format.type = ir::response_format::kind::json_schema;
-  r.format.schema = std::move(*schema);
+  adopt(r.format.schema, *schema);
   return std::nullopt;
 }
 
 }  // namespace
 
 std::variant<ir::request, error> decode_request(std::string_view body) {
+  // One arena for the whole parse: no allocation per node, nor a free per node when the tree
+  // goes. The IR keeps the parts it needs (schemas, cache_control, extra) in the same arena, so
+  // the arena lives as long as the IR: a large body (inline images) is parsed on the heap
+  // instead, where its strings are freed once copied out.
+  bj::storage_ptr storage;
+  if (body.size() <= 256 * 1024)
+    storage = bj::make_shared_resource<bj::monotonic_resource>(body.size() * 2 + 1024);
   boost::system::error_code ec;
-  bj::value root = bj::parse(body, ec, {}, parse_limits());
+  bj::value root = bj::parse(body, ec, storage, parse_limits());
   if (ec) return error{errc::invalid_request, "the request body is not valid JSON", {}};
   if (!root.is_object())
     return error{errc::invalid_request, "the request body must be a JSON object", {}};
 
   ir::request r;
   r.source = ir::protocol::anthropic;
+  adopt(r.extra, bj::object(root.storage()));
   bool have_model = false, have_messages = false;
   bj::value* output_config = nullptr;
   bj::value* output_format = nullptr;
@@ -942,7 +1024,7 @@ std::variant<ir::request, error> decode_request(std::string_view body) {
   if (output_config && !output_config->is_null()) {
     if (!output_config->is_object()) return invalid("output_config", "must be an object");
     auto& o = output_config->get_object();
-    bj::object rest;
+    bj::object rest(root.storage());
     for (auto& kv : o) {
       if (kv.key() == "format") {
         if (auto e = read_format(kv.value(), "output_config.format", r)) return std::move(*e);
@@ -995,7 +1077,7 @@ void append_cache_control(std::string& out, const bj::value& cc) {
 
 void append_text_block(std::string& out, const ir::part& p) {
   out += R"({"type":"text","text":)";
-  json::append_quoted(out, p.text);
+  wire::append_quoted(out, p.text);
   append_cache_control(out, p.cache_control);
   out += '}';
 }
@@ -1006,16 +1088,16 @@ void append_source_block(std::string& out, const ir::part& p) {
       document ? R"({"type":"document","source":{"type":)" : R"({"type":"image","source":{"type":)";
   if (!p.url.empty()) {
     out += R"("url","url":)";
-    json::append_quoted(out, p.url);
+    wire::append_quoted(out, p.url);
   } else if (std::string text;
              document && p.media_type == "text/plain" && valid_utf8(text = base64_decode(p.data))) {
     out += R"("text","media_type":"text/plain","data":)";
-    json::append_quoted(out, text);
+    wire::append_quoted(out, text);
   } else {
     out += R"("base64","media_type":)";
-    json::append_quoted(out, media_type_of(p));
+    wire::append_quoted(out, media_type_of(p));
     out += R"(,"data":)";
-    json::append_quoted(out, p.data);
+    wire::append_quoted(out, p.data);
   }
   out += '}';
   append_cache_control(out, p.cache_control);
@@ -1047,7 +1129,7 @@ std::optional<error> append_block(std::string& out, const ir::part& p, std::size
       out += R"({"type":"tool_use","id":)";
       wire::append_tool_id(out, p.id, missing_id);
       out += R"(,"name":)";
-      json::append_quoted(out, p.name);
+      wire::append_quoted(out, p.name);
       out += R"(,"input":)";
       out += input;
       append_cache_control(out, p.cache_control);
@@ -1060,7 +1142,7 @@ std::optional<error> append_block(std::string& out, const ir::part& p, std::size
       const auto& c = p.content;
       if (c.size() == 1 && c[0].type == k::text && c[0].cache_control.is_null()) {
         out += R"(,"content":)";
-        json::append_quoted(out, c[0].text);
+        wire::append_quoted(out, c[0].text);
       } else {
         bool first = true;
         for (const auto& item : c) {
@@ -1084,14 +1166,14 @@ std::optional<error> append_block(std::string& out, const ir::part& p, std::size
     }
     case k::reasoning:
       out += R"({"type":"thinking","thinking":)";
-      json::append_quoted(out, p.text);
+      wire::append_quoted(out, p.text);
       out += R"(,"signature":)";
-      json::append_quoted(out, p.signature);
+      wire::append_quoted(out, p.signature);
       out += '}';
       break;
     case k::redacted_reasoning:
       out += R"({"type":"redacted_thinking","data":)";
-      json::append_quoted(out, p.data);
+      wire::append_quoted(out, p.data);
       out += '}';
       break;
   }
@@ -1132,7 +1214,7 @@ std::optional<error> append_messages(std::string& out, const ir::request& r) {
           }
     }
     if (only && only->type == ir::part::kind::text && only->cache_control.is_null()) {
-      json::append_quoted(out, only->text);
+      wire::append_quoted(out, only->text);
     } else {
       // Tool results first: Anthropic requires them at the head of the turn after the calls.
       out += '[';
@@ -1160,10 +1242,10 @@ std::optional<error> append_messages(std::string& out, const ir::request& r) {
 
 void append_tool(std::string& out, const ir::tool& t, bool native) {
   out += R"({"name":)";
-  json::append_quoted(out, t.name);
+  wire::append_quoted(out, t.name);
   if (!t.description.empty()) {
     out += R"(,"description":)";
-    json::append_quoted(out, t.description);
+    wire::append_quoted(out, t.description);
   }
   out += R"(,"input_schema":)";
   if (t.parameters.is_object() && t.parameters.get_object().contains("type")) {
@@ -1254,7 +1336,7 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
   }
 
   out += R"({"model":)";
-  json::append_quoted(out, r.model);
+  wire::append_quoted(out, r.model);
   out += R"(,"max_tokens":)";
   wire::append_int(out, max_tokens);
 
@@ -1276,7 +1358,7 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
   }
   if (system_n == 1 && system_only->cache_control.is_null()) {
     out += R"(,"system":)";
-    json::append_quoted(out, system_only->text);
+    wire::append_quoted(out, system_only->text);
   } else if (system_n > 0) {
     out += R"(,"system":[)";
     bool first = true;
@@ -1323,7 +1405,7 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
         break;
       case ck::named:
         out += R"("tool","name":)";
-        json::append_quoted(out, choice.name);
+        wire::append_quoted(out, choice.name);
         break;
       default:
         out += R"("auto")";
@@ -1345,7 +1427,7 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
     }
     out += first_stop ? R"(,"stop_sequences":[)" : ",";
     first_stop = false;
-    json::append_quoted(out, stop);
+    wire::append_quoted(out, stop);
   }
   if (!first_stop) out += ']';
   if (blank_stop) dropped.emplace_back("stop");
@@ -1364,7 +1446,7 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
   }
   if (!r.user.empty()) {
     out += R"(,"metadata":{"user_id":)";
-    json::append_quoted(out, r.user);
+    wire::append_quoted(out, r.user);
     out += '}';
   }
   if (budget) {
@@ -1394,7 +1476,7 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
         if (kv.key() == "format" && schema) continue;
         if (!first) out += ',';
         first = false;
-        json::append_quoted(out, kv.key());
+        wire::append_quoted(out, kv.key());
         out += ':';
         append_json(out, kv.value());
       }
@@ -1419,7 +1501,7 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
     }
     if (kv.key() == server_tools_key || kv.key() == output_config_key) continue;
     out += ',';
-    json::append_quoted(out, kv.key());
+    wire::append_quoted(out, kv.key());
     out += ':';
     append_json(out, kv.value());
   }
@@ -1431,8 +1513,11 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
 // Responses
 
 std::variant<ir::response, error> decode_response(std::string_view body) {
+  // The IR response keeps no JSON: the tree lives in an arena that starts on the stack.
+  unsigned char buffer[8192];
+  bj::monotonic_resource mr(buffer, sizeof buffer);
   boost::system::error_code ec;
-  bj::value root = bj::parse(body, ec, {}, parse_limits());
+  bj::value root = bj::parse(body, ec, &mr, parse_limits());
   if (ec || !root.is_object()) return bad_upstream("the upstream response is not a JSON object");
   auto& o = root.get_object();
   if (const auto* t = required_string(o, "type"); t && view(*t) == "error")
@@ -1492,9 +1577,9 @@ std::string encode_response(const ir::response& r) {
     estimate += 64 + p.text.size() + p.arguments.size() + p.signature.size() + p.data.size();
   out.reserve(estimate);
   out += R"({"id":)";
-  json::append_quoted(out, r.id);
+  wire::append_quoted(out, r.id);
   out += R"(,"type":"message","role":"assistant","model":)";
-  json::append_quoted(out, r.model);
+  wire::append_quoted(out, r.model);
   out += R"(,"content":[)";
   bool first = true;
   bool has_tool_calls = false;
@@ -1509,19 +1594,19 @@ std::string encode_response(const ir::response& r) {
     switch (p.type) {
       case k::text:
         out += R"({"type":"text","text":)";
-        json::append_quoted(out, p.text);
+        wire::append_quoted(out, p.text);
         out += '}';
         break;
       case k::reasoning:
         out += R"({"type":"thinking","thinking":)";
-        json::append_quoted(out, p.text);
+        wire::append_quoted(out, p.text);
         out += R"(,"signature":)";
-        json::append_quoted(out, p.signature);
+        wire::append_quoted(out, p.signature);
         out += '}';
         break;
       case k::redacted_reasoning:
         out += R"({"type":"redacted_thinking","data":)";
-        json::append_quoted(out, p.data);
+        wire::append_quoted(out, p.data);
         out += '}';
         break;
       default: {
@@ -1533,7 +1618,7 @@ std::string encode_response(const ir::response& r) {
         out += R"({"type":"tool_use","id":)";
         wire::append_tool_id(out, p.id);
         out += R"(,"name":)";
-        json::append_quoted(out, p.name);
+        wire::append_quoted(out, p.name);
         out += R"(,"input":)";
         out += input;
         out += '}';
@@ -1544,7 +1629,7 @@ std::string encode_response(const ir::response& r) {
   out += wire::stop_reason_for(r.finish, has_tool_calls);
   out += R"(","stop_sequence":)";
   if (r.finish == ir::finish_reason::stop_sequence && !r.stop_sequence.empty()) {
-    json::append_quoted(out, r.stop_sequence);
+    wire::append_quoted(out, r.stop_sequence);
   } else {
     out += "null";
   }
@@ -1567,8 +1652,10 @@ ir::api_error decode_error(int status, std::string_view body) {
   ir::api_error e;
   e.status = status;
   e.kind = ir::kind_for_status(status);
+  unsigned char buffer[4096];
+  bj::monotonic_resource mr(buffer, sizeof buffer);
   boost::system::error_code ec;
-  bj::value root = bj::parse(body, ec);
+  bj::value root = bj::parse(body, ec, &mr);
   const bj::object* o = !ec ? root.if_object() : nullptr;
   if (o) {
     const auto* inner = o->if_contains("error");

@@ -4,8 +4,6 @@
 // them from IR events in the order the official SDKs' accumulators expect.
 #include "protocol/anthropic/stream.h"
 
-#include "common/json.h"
-
 #include <boost/json.hpp>
 
 namespace sy::anthropic {
@@ -198,9 +196,9 @@ void stream_encoder::start(const ir::stream_event* ev, std::string& out) {
   if (model.empty() && ev) model = ev->name;
   begin("message_start", out);
   out += R"(,"message":{"id":)";
-  json::append_quoted(out, id);
+  wire::append_quoted(out, id);
   out += R"(,"type":"message","role":"assistant","model":)";
-  json::append_quoted(out, model);
+  wire::append_quoted(out, model);
   out += R"(,"content":[],"stop_reason":null,"stop_sequence":null,"usage":{)";
   wire::append_usage_members(out, tokens, 1);
   out += "}}}\n\nevent: ping\ndata: {\"type\":\"ping\"}\n\n";
@@ -218,20 +216,24 @@ void stream_encoder::open(block kind, std::string_view content_block, std::strin
   out += "}\n\n";
 }
 
+void stream_encoder::signature(std::string_view text, std::string& out) {
+  begin("content_block_delta", out);
+  out += R"(,"index":)";
+  wire::append_int(out, index_);
+  out += R"(,"delta":{"type":"signature_delta","signature":)";
+  wire::append_quoted(out, text);
+  out += "}}\n\n";
+  signed_ = true;
+}
+
 void stream_encoder::close(std::string& out) {
   if (open_ == block::none) return;
-  if (open_ == block::thinking) {
+  if (open_ == block::thinking && !signed_) {
     // Every thinking block ends with its signature, as Anthropic's own streams do; an upstream
     // without signatures gives an empty one.
-    begin("content_block_delta", out);
-    out += R"(,"index":)";
-    wire::append_int(out, index_);
-    out += R"(,"delta":{"type":"signature_delta","signature":)";
-    json::append_quoted(out, signature_);
-    out += "}}\n\n";
-    signature_.clear();
-    signed_ = false;
+    signature("", out);
   }
+  signed_ = false;
   begin("content_block_stop", out);
   out += R"(,"index":)";
   wire::append_int(out, index_);
@@ -276,7 +278,7 @@ void stream_encoder::encode(const ir::stream_event& ev, std::string& out) {
     out += R"(",")";
     out += field;
     out += R"(":)";
-    json::append_quoted(out, text);
+    wire::append_quoted(out, text);
     out += "}}\n\n";
   };
 
@@ -294,14 +296,14 @@ void stream_encoder::encode(const ir::stream_event& ev, std::string& out) {
       delta("thinking_delta", "thinking", ev.text, index_);
       return;
     case k::reasoning_signature:
+      // Written at once (not kept for the block's stop): a stream that fails next keeps it.
       if (open_ != block::thinking || signed_)
         open(block::thinking, R"({"type":"thinking","thinking":"","signature":""})", out);
-      signature_ = ev.text;
-      signed_ = true;
+      signature(ev.text, out);
       return;
     case k::redacted_reasoning: {
       std::string block = R"({"type":"redacted_thinking","data":)";
-      json::append_quoted(block, ev.text);
+      wire::append_quoted(block, ev.text);
       block += '}';
       open(block::redacted, block, out);
       close(out);
@@ -311,7 +313,7 @@ void stream_encoder::encode(const ir::stream_event& ev, std::string& out) {
       std::string block = R"({"type":"tool_use","id":)";
       wire::append_tool_id(block, ev.id);
       block += R"(,"name":)";
-      json::append_quoted(block, ev.name);
+      wire::append_quoted(block, ev.name);
       block += R"(,"input":{}})";
       open(block::tool, block, out);
       open_tool_ = ev.tool_index;
@@ -351,7 +353,7 @@ void stream_encoder::finish(std::string& out) {
   out += wire::stop_reason_for(reason_, !tool_blocks_.empty());
   out += R"(","stop_sequence":)";
   if (reason_ == ir::finish_reason::stop_sequence && !stop_sequence_.empty()) {
-    json::append_quoted(out, stop_sequence_);
+    wire::append_quoted(out, stop_sequence_);
   } else {
     out += "null";
   }

@@ -46,7 +46,8 @@ class stream_encoder final : public ir::stream_encoder {
   // Closes the open block and starts one of `kind`; `content_block` is its JSON object.
   void open(block kind, std::string_view content_block, std::string& out);
   void close(std::string& out);
-  void begin(std::string_view type, std::string& out);  // "event: <type>\ndata: {\"type\":..."
+  void signature(std::string_view text, std::string& out);  // a signature_delta; signs the block
+  void begin(std::string_view type, std::string& out);      // "event: <type>\ndata: {\"type\":..."
 
   ir::stream_options options_;
   bool started_ = false;
@@ -55,8 +56,7 @@ class stream_encoder final : public ir::stream_encoder {
   int index_ = -1;      // the content-block index of the open (or last) block
   int open_tool_ = -1;  // tool_index of the open tool_use block
   std::vector<std::pair<int, int>> tool_blocks_;  // tool_index -> content-block index
-  std::string signature_;  // of the open thinking block, written before its stop
-  bool signed_ = false;    // the open thinking block got its signature
+  bool signed_ = false;                           // the open thinking block got its signature_delta
   ir::usage usage_;
   ir::finish_reason reason_ = ir::finish_reason::none;
   std::string stop_sequence_;

@@ -47,6 +47,10 @@ struct raw_usage {
 // `output_override` >= 0 replaces the output count (message_start writes 1).
 void append_usage_members(std::string& out, const ir::usage& u, std::int64_t output_override = -1);
 
+// `text` as a JSON string literal, like sy::json::append_quoted but copying runs of plain bytes
+// at once (prompts are long and rarely need escapes; this is most of an encoder's time).
+void append_quoted(std::string& out, std::string_view text);
+
 // Any JSON value, compactly; numbers in their shortest round-trip form (Boost.JSON would write
 // 2.5 as "2.5E0", which then shows in the arguments text an OpenAI client gets).
 void append_value(std::string& out, const boost::json::value& v);
