@@ -8,7 +8,13 @@
 //
 // The fakes answer deterministically (see the header of support/fake_vendors.js): plain text,
 // tool calls when tools are given, a text quoting tool results, a text naming received images,
-// and 429 / 500 errors on request.
+// 429 / 500 errors and a failing stream on request. They refuse what the real vendors refuse
+// (wrong key, unknown fields, broken tool-call pairing, empty texts, ...), so a translation
+// mistake shows as the upstream's 400, quoted in the failure report with the request body, the
+// gateway's stderr and its access log lines.
+//
+// Run: SWITCHYARD_BIN=/path/to/switchyard node --test --test-reporter=spec matrix.test.js
+//      (or ctest -R e2e_matrix). --test-name-pattern "openai client → gemini" selects one pair.
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
