@@ -219,7 +219,7 @@ function openaiAdapter(origin, apiKey) {
     protocol: 'openai',
     finish: { stop: 'stop', tool: 'tool_calls', length: 'length' },
     usage: { input: USAGE.input, output: USAGE.output, total: USAGE.total },
-    async chat({ model, prompt, system, maxTokens, temperature, stop, history = [] }) {
+    async chat({ model, prompt, system, maxTokens, temperature, stop, history = [], newLimitField = false }) {
       const messages = [
         ...(system ? [{ role: 'system', content: system }] : []),
         ...history.map((h) => ({ role: h.role, content: h.text })),
@@ -228,7 +228,7 @@ function openaiAdapter(origin, apiKey) {
       const r = await client.chat.completions.create({
         model,
         messages,
-        ...(maxTokens ? { max_tokens: maxTokens } : {}),
+        ...(maxTokens ? { [newLimitField ? 'max_completion_tokens' : 'max_tokens']: maxTokens } : {}),
         ...(temperature !== undefined ? { temperature } : {}),
         ...(stop ? { stop } : {}),
       });
@@ -842,10 +842,17 @@ const SCENARIOS = {
   async truncated(ctx) {
     const want = TRUNCATED_PIECES.join('');
     let mark = fake.requests.length;
-    const r = await ctx.api.chat({ model: ctx.model, prompt: 'Please truncate this.' });
+    // OpenAI's newer limit field this time (max_completion_tokens).
+    const r = await ctx.api.chat({ model: ctx.model, prompt: 'Please truncate this.', maxTokens: 50, newLimitField: true });
     eq(r.text, want, 'text');
     eq(r.finish, ctx.api.finish.length, `finish reason of an answer cut by the length limit (${ctx.client} protocol)`);
-    checkUpstream(ctx, fake.since(mark));
+    const [up] = checkUpstream(ctx, fake.since(mark));
+    const limit = {
+      openai: (b) => b.max_completion_tokens ?? b.max_tokens,
+      anthropic: (b) => b.max_tokens,
+      gemini: (b) => (b.generationConfig ?? b.generation_config ?? {}).maxOutputTokens ?? (b.generationConfig ?? b.generation_config ?? {}).max_output_tokens,
+    }[ctx.upstream];
+    eq(limit(up.body), 50, `the output limit as the ${ctx.upstream} upstream received it`);
     mark = fake.requests.length;
     const st = await ctx.api.stream({ model: ctx.model, prompt: 'Please truncate this, streamed.' });
     eq(st.text, want, 'streamed text');
@@ -1229,6 +1236,32 @@ for (const client of PROTOCOLS) {
             const r = await ctx.api.chat({ model: ctx.model, prompt: 'Say hello.' });
             eq(r.text, TEXT, 'completion text');
             checkUpstream(ctx, fake.requests.slice(-1));
+          });
+        });
+        test('raw HTTP: snake_case field names (system_instruction, generation_config, inline_data), as in the REST docs', T, async () => {
+          requireUpstream(upstream);
+          await withDiagnostics({ client, upstream }, async () => {
+            const mark = fake.requests.length;
+            const body = {
+              system_instruction: { parts: [{ text: SYSTEM }] },
+              contents: [{ role: 'user', parts: [{ inline_data: { mime_type: 'image/png', data: b64(IMG_INLINE_PNG) } }, { text: 'Caption this image.' }] }],
+              generation_config: { max_output_tokens: 100, stop_sequences: ['END'] },
+            };
+            const res = await fetch(`${gw.baseURL}/v1beta/models/${UPSTREAM[upstream].publicModel}:generateContent`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', 'x-goog-api-key': GATEWAY_KEY },
+              body: JSON.stringify(body),
+            });
+            const t = await res.text();
+            eq(res.status, 200, `status (body ${t.slice(0, 500)})`);
+            const j = JSON.parse(t);
+            eq(j.candidates?.[0]?.content?.parts?.map((p) => p.text).join(''), `Received ${describeImageBytes('image/png', IMG_INLINE_PNG)}.`, 'the answer names the inline image the upstream received');
+            const [up] = checkUpstream({ client, upstream }, fake.since(mark));
+            const b = up.body;
+            const sys = { openai: () => b.messages.find((m) => m.role === 'system' || m.role === 'developer')?.content, anthropic: () => b.system, gemini: () => (b.systemInstruction ?? b.system_instruction)?.parts }[upstream]();
+            ok(JSON.stringify(sys ?? null).includes(SYSTEM), `the system instruction reached the ${upstream} upstream: ${show(sys)}`);
+            const lim = { openai: () => b.max_tokens ?? b.max_completion_tokens, anthropic: () => b.max_tokens, gemini: () => (b.generationConfig ?? b.generation_config)?.maxOutputTokens ?? (b.generationConfig ?? b.generation_config)?.max_output_tokens }[upstream]();
+            eq(lim, 100, `the output limit as the ${upstream} upstream received it`);
           });
         });
         test('raw HTTP: the key as ?key=, and :streamGenerateContent without alt=sse (a JSON array)', T, async () => {
