@@ -28,6 +28,7 @@ import {
   RETRY_AFTER,
   TEXT,
   TOOL_ARGS,
+  FAIL_400_MESSAGE,
   MIDSTREAM_PIECES,
   TRUNCATED_PIECES,
   USAGE,
@@ -218,6 +219,7 @@ function openaiAdapter(origin, apiKey) {
   return {
     protocol: 'openai',
     finish: { stop: 'stop', tool: 'tool_calls', length: 'length' },
+    overloadedStatus: 503,
     usage: { input: USAGE.input, output: USAGE.output, total: USAGE.total },
     async chat({ model, prompt, system, maxTokens, temperature, stop, history = [], newLimitField = false }) {
       const messages = [
@@ -313,7 +315,7 @@ function openaiAdapter(origin, apiKey) {
       return { text, error, finished: finish !== null ? `finish_reason ${finish}` : null };
     },
     async fail({ model, prompt, stream, status }) {
-      const cls = status === 429 ? OpenAI.RateLimitError : OpenAI.InternalServerError;
+      const cls = { 400: OpenAI.BadRequestError, 429: OpenAI.RateLimitError, 500: OpenAI.InternalServerError, 503: OpenAI.InternalServerError }[status];
       const err = await thrown(async () => {
         const r = await client.chat.completions.create({ model, messages: [{ role: 'user', content: prompt }], ...(stream ? { stream: true } : {}) });
         if (stream) for await (const _ of r); // eslint-disable-line no-unused-vars
@@ -322,9 +324,10 @@ function openaiAdapter(origin, apiKey) {
       eq(err.status, status, 'error status');
       ok(typeof err.error?.message === 'string' && err.error.message.length > 0, `an OpenAI error body {error:{message,type,param,code}}: ${show(err.error)}`);
       ok(typeof err.error?.type === 'string', `error.type is a string: ${show(err.error)}`);
+      if (status === 400) eq(err.type, 'invalid_request_error', 'error.type of a 400');
       if (status === 429) eq(err.code, 'rate_limit_exceeded', 'error.code of a 429');
-      if (status === 500) eq(err.type, 'server_error', 'error.type of a 500');
-      return { retryAfter: err.headers?.get?.('retry-after') ?? null };
+      if (status >= 500) eq(err.type, 'server_error', `error.type of a ${status}`);
+      return { retryAfter: err.headers?.get?.('retry-after') ?? null, message: err.error?.message };
     },
   };
 }
@@ -350,6 +353,7 @@ function anthropicAdapter(origin, apiKey) {
   return {
     protocol: 'anthropic',
     finish: { stop: 'end_turn', tool: 'tool_use', length: 'max_tokens' },
+    overloadedStatus: 529,
     usage: { input: USAGE.input, output: USAGE.output },
     async chat({ model, prompt, system, maxTokens, temperature, stop, history = [] }) {
       const m = checkMessage(
@@ -452,7 +456,12 @@ function anthropicAdapter(origin, apiKey) {
       return { text, error, finished: stop };
     },
     async fail({ model, prompt, stream, status }) {
-      const cls = status === 429 ? Anthropic.RateLimitError : Anthropic.InternalServerError;
+      const [cls, type] = {
+        400: [Anthropic.BadRequestError, 'invalid_request_error'],
+        429: [Anthropic.RateLimitError, 'rate_limit_error'],
+        500: [Anthropic.InternalServerError, 'api_error'],
+        529: [Anthropic.OverloadedError, 'overloaded_error'],
+      }[status];
       const err = await thrown(async () => {
         const params = { model, max_tokens: 256, messages: [{ role: 'user', content: prompt }] };
         if (stream) {
@@ -465,9 +474,9 @@ function anthropicAdapter(origin, apiKey) {
       ok(err instanceof cls, `expected Anthropic.${cls.name} (status ${status}), got ${err?.constructor?.name} status ${err?.status}: ${err?.message}`);
       eq(err.status, status, 'error status');
       eq(err.error?.type, 'error', `an Anthropic error body {type:"error",error:{type,message}}: ${show(err.error)}`);
-      eq(err.error?.error?.type, status === 429 ? 'rate_limit_error' : 'api_error', 'error.error.type');
+      eq(err.error?.error?.type, type, 'error.error.type');
       ok(typeof err.error?.error?.message === 'string', `error.error.message is a string: ${show(err.error)}`);
-      return { retryAfter: err.headers?.get?.('retry-after') ?? null };
+      return { retryAfter: err.headers?.get?.('retry-after') ?? null, message: err.error?.error?.message };
     },
   };
 }
@@ -538,6 +547,7 @@ function geminiAdapter(origin, apiKey, { apiVersion = 'v1beta' } = {}) {
   return {
     protocol: 'gemini',
     finish: { stop: 'STOP', tool: 'STOP', length: 'MAX_TOKENS' },
+    overloadedStatus: 503,
     usage: { input: USAGE.input, output: USAGE.output, total: USAGE.total },
     get lastResponse() {
       return lastResponse;
@@ -631,9 +641,9 @@ function geminiAdapter(origin, apiKey, { apiVersion = 'v1beta' } = {}) {
         assert.fail(`the error body is not JSON: ${err.message}`);
       }
       eq(body?.error?.code, status, `a Gemini error body {error:{code,message,status}}: error.code (${show(body)})`);
-      eq(body?.error?.status, status === 429 ? 'RESOURCE_EXHAUSTED' : 'INTERNAL', 'error.status');
+      eq(body?.error?.status, { 400: 'INVALID_ARGUMENT', 429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL', 503: 'UNAVAILABLE' }[status], 'error.status');
       ok(typeof body?.error?.message === 'string', `error.message is a string: ${show(body)}`);
-      return { retryAfter: lastResponse?.headers?.get('retry-after') ?? null };
+      return { retryAfter: lastResponse?.headers?.get('retry-after') ?? null, message: body?.error?.message };
     },
   };
 }
@@ -982,14 +992,19 @@ const SCENARIOS = {
     checkUpstream(ctx, fake.since(mark), { stream: true });
   },
 
-  async fail(ctx, status) {
+  // `kind`: '400', '429', '500' or 'overloaded' (503 from OpenAI and Gemini, 529 from Anthropic).
+  // The client gets the status and error type docs/protocols.md gives for its protocol.
+  async fail(ctx, kind) {
+    const status = kind === 'overloaded' ? ctx.api.overloadedStatus : Number(kind);
+    const upStatus = kind === 'overloaded' ? (ctx.upstream === 'anthropic' ? 529 : 503) : Number(kind);
     for (const stream of [false, true]) {
       const mark = fake.requests.length;
       const what = stream ? 'streamed' : 'non-streamed';
-      const { retryAfter } = await ctx.api.fail({ model: ctx.model, prompt: `Please fail-${status}.`, stream, status });
-      if (status === 429) eq(retryAfter, RETRY_AFTER, `${what}: the upstream's retry-after header passed on to the client`);
+      const { retryAfter, message } = await ctx.api.fail({ model: ctx.model, prompt: `Please fail-${kind}.`, stream, status });
+      if (kind === '429') eq(retryAfter, RETRY_AFTER, `${what}: the upstream's retry-after header passed on to the client`);
+      if (kind === '400') ok(String(message).includes(FAIL_400_MESSAGE), `${what}: the upstream's error message reaches the client: got ${show(message)}`);
       const recs = checkUpstream(ctx, fake.since(mark), { stream, expectCount: null });
-      eq(recs[0].reply?.kind === 'error' ? recs[0].reply.status : null, status, `${what}: the upstream answered ${status}`);
+      eq(recs[0].reply?.kind === 'error' ? recs[0].reply.status : null, upStatus, `${what}: the upstream answered ${upStatus}`);
     }
   },
 };
@@ -1040,8 +1055,10 @@ function defineScenarioTests(makeCtx) {
   test('tool call round trip, streamed: two parallel calls after a text preamble; results as parts (Gemini: without ids)', T, run((ctx) => SCENARIOS.tools(ctx, { stream: true, parallel: true, preamble: true })));
   test('image input, inline base64', T, run((ctx) => SCENARIOS.imageInline(ctx)));
   test('image input, http URL', T, run((ctx) => SCENARIOS.imageUrl(ctx)));
-  test('upstream 429: the SDK raises its rate-limit error; retry-after passed on', T, run((ctx) => SCENARIOS.fail(ctx, 429)));
-  test('upstream 500: the SDK raises its server error', T, run((ctx) => SCENARIOS.fail(ctx, 500)));
+  test('upstream 400: the SDK raises its bad-request error with the upstream message', T, run((ctx) => SCENARIOS.fail(ctx, '400')));
+  test('upstream 429: the SDK raises its rate-limit error; retry-after passed on', T, run((ctx) => SCENARIOS.fail(ctx, '429')));
+  test('upstream 500: the SDK raises its server error', T, run((ctx) => SCENARIOS.fail(ctx, '500')));
+  test('upstream overloaded (503 / 529): the SDK raises the error its protocol has for it', T, run((ctx) => SCENARIOS.fail(ctx, 'overloaded')));
   test('upstream error mid-stream: the SDK raises an error after the partial text', T, run((ctx) => SCENARIOS.midstream(ctx)));
 }
 

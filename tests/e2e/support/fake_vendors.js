@@ -15,6 +15,9 @@
 //
 //   prompt contains "fail-429"      429, `retry-after: 7`, the vendor's rate-limit error body
 //   prompt contains "fail-500"      500, the vendor's server error body
+//   prompt contains "fail-400"      400, the vendor's invalid-request error with FAIL_400_MESSAGE
+//   prompt contains "fail-overloaded"  the vendor's overloaded error: OpenAI 503, Anthropic 529
+//                                   overloaded_error, Gemini 503 UNAVAILABLE
 //   prompt contains "fail-midstream"  a stream that sends MIDSTREAM_PIECES, then the vendor's
 //                                   error event (OpenAI data: {"error":...}, Anthropic event: error
 //                                   overloaded_error, Gemini data: {"error":...}), and ends;
@@ -46,6 +49,8 @@ export const TOOL_ARGS = Object.freeze([
   Object.freeze({ city: 'Paris', unit: 'celsius' }),
   Object.freeze({ city: 'São Paulo', unit: 'celsius' }),
 ]);
+/** The message of the 400 a prompt containing "fail-400" gets, in each vendor's error format. */
+export const FAIL_400_MESSAGE = 'This request was refused on purpose by the fake vendor (fail-400).';
 /** What a stream sends before failing, for a prompt containing "fail-midstream". */
 export const MIDSTREAM_PIECES = Object.freeze(['Partial', ' answer']);
 /** The answer to a prompt containing "truncate": cut short, finish reason length / max_tokens / MAX_TOKENS. */
@@ -179,6 +184,8 @@ const withSnake = (names) => new Set(names.flatMap((n) => [n, snake(n)]));
 function decide(view) {
   if (view.prompt.includes('fail-429')) return { kind: 'error', status: 429 };
   if (view.prompt.includes('fail-500')) return { kind: 'error', status: 500 };
+  if (view.prompt.includes('fail-400')) return { kind: 'error', status: 400 };
+  if (view.prompt.includes('fail-overloaded')) return { kind: 'error', status: 503, overloaded: true };
   if (view.prompt.includes('fail-midstream')) return { kind: 'midstream', pieces: [...MIDSTREAM_PIECES] };
   if (view.toolResults && view.toolResults.length > 0) {
     const pieces = ['Tool results: '];
@@ -421,6 +428,8 @@ async function openaiRespond(rec, req, res, opts) {
     if (reply.status === 429) {
       return sendJson(res, 429, openaiError(429, `Rate limit reached for ${model} in organization org-fake on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 7s. Visit https://platform.openai.com/account/rate-limits to learn more.`, { type: 'requests', code: 'rate_limit_exceeded' }).body, { 'retry-after': RETRY_AFTER, 'x-request-id': `req_${id}` });
     }
+    if (reply.status === 400) return sendJson(res, 400, openaiError(400, FAIL_400_MESSAGE, { code: 'invalid_value' }).body, { 'x-request-id': `req_${id}` });
+    if (reply.overloaded) return sendJson(res, 503, openaiError(503, 'The engine is currently overloaded, please try again later.', { type: 'server_error' }).body, { 'x-request-id': `req_${id}` });
     return sendJson(res, 500, openaiError(500, 'The server had an error while processing your request. Sorry about that!', { type: 'server_error' }).body, { 'x-request-id': `req_${id}` });
   }
   if (reply.kind === 'midstream' && !body.stream) {
@@ -710,6 +719,11 @@ async function anthropicRespond(rec, req, res, opts) {
     if (reply.status === 429) {
       const e = anthropicError(429, `This request would exceed your organization's rate limit of 3 requests per minute (model: ${body.model}). For details, refer to: https://docs.claude.com/en/api/rate-limits.`, 'rate_limit_error');
       return sendJson(res, 429, e.body, { ...headers, 'retry-after': RETRY_AFTER, 'x-should-retry': 'true' });
+    }
+    if (reply.status === 400) return sendJson(res, 400, anthropicError(400, FAIL_400_MESSAGE).body, headers);
+    if (reply.overloaded) {
+      reply.status = 529;
+      return sendJson(res, 529, anthropicError(529, 'Overloaded', 'overloaded_error').body, { ...headers, 'x-should-retry': 'true' });
     }
     return sendJson(res, 500, anthropicError(500, 'Internal server error', 'api_error').body, { ...headers, 'x-should-retry': 'true' });
   }
@@ -1018,6 +1032,10 @@ async function geminiRespond(rec, req, res, opts, url, model, method) {
       ]);
       return sendGemini(res, e, rec.errorContentType, { 'retry-after': RETRY_AFTER });
     }
+    if (reply.status === 400) {
+      return sendGemini(res, geminiError(400, FAIL_400_MESSAGE, [{ '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: [{ field: 'contents', description: FAIL_400_MESSAGE }] }]), rec.errorContentType);
+    }
+    if (reply.overloaded) return sendGemini(res, geminiError(503, 'The model is overloaded. Please try again later.'), rec.errorContentType);
     return sendGemini(res, geminiError(500, 'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting'), rec.errorContentType);
   }
   if (reply.kind === 'midstream' && !stream) {
