@@ -537,6 +537,10 @@ asio::awaitable<void> relay(request_context& ctx, inbound& in) {
 ir::protocol protocol_for_path(std::string_view target) {
   auto path = target.substr(0, target.find('?'));
   if (path.starts_with("/v1beta/")) return ir::protocol::gemini;
+  // The Gemini SDK may use API version v1: /v1/models/{model}:generateContent.
+  if (path.starts_with("/v1/models/") && path.find(':') != std::string_view::npos) {
+    return ir::protocol::gemini;
+  }
   if (path == "/v1/messages" || path.starts_with("/v1/messages/")) return ir::protocol::anthropic;
   return ir::protocol::openai;
 }
@@ -613,6 +617,9 @@ asio::awaitable<void> dispatch(request_context& ctx) {
       path.size() > gemini_model_route.path.size()) {
     tail = path.substr(gemini_model_route.path.size());
     found = tail.find(':') == std::string_view::npos ? &gemini_model_route : &gemini_generate_route;
+  }
+  if (found == &model_route && tail.find(':') != std::string_view::npos) {
+    found = &gemini_generate_route;  // /v1/models/{model}:generateContent (Gemini API v1)
   }
 
   // Refusals first, each in the client protocol's error format.

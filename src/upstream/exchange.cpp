@@ -173,10 +173,13 @@ asio::awaitable<result> relay_translated(request_context& ctx, connection& conn,
     auto on_event = [&](const sse::event& e) {
       if (!decoder->done()) decoder->feed(e, events);
     };
-    auto emit = [&](const ir::stream_event& ev) {
+    auto emit = [&](ir::stream_event& ev) {
       if (ev.type == ir::stream_event::kind::usage || ev.type == ir::stream_event::kind::start) {
         tokens.merge(ev.tokens);
       }
+      // A translated answer names the model the client asked for (as the non-streamed one
+      // does), not the upstream's name for it.
+      if (ev.type == ir::stream_event::kind::start) ev.name.clear();
       encoder->encode(ev, out);
     };
     bool done = parser.is_done();
@@ -186,7 +189,7 @@ asio::awaitable<result> relay_translated(request_context& ctx, connection& conn,
       if (!done)
         rec = co_await read_piece(conn, stream, parser, until(deadline, timeouts.idle), piece);
       if (!rec && !events_in.feed(piece, on_event)) rec = http::error::body_limit;
-      for (const auto& ev : events)
+      for (auto& ev : events)
         emit(ev);
       events.clear();
       done = done || parser.is_done();
@@ -258,7 +261,7 @@ asio::awaitable<result> relay_translated(request_context& ctx, connection& conn,
     if (auto* e = std::get_if<error>(&decoded)) co_return result{next, std::move(*e)};
     auto& response = std::get<ir::response>(decoded);
     ctx.usage = from_ir(response.tokens);
-    if (response.model.empty()) response.model = tr.stream.model;
+    response.model = tr.stream.model;  // the name the client asked for
     if (response.id.empty()) response.id = tr.stream.id;
     if (response.created == 0) response.created = tr.stream.created;
     if (c.stream) {
