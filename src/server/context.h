@@ -42,6 +42,8 @@ struct request_context {
   bool keep_alive = true;
   // The protocol the client speaks: errors the gateway makes are written in it.
   ir::protocol client_protocol = ir::protocol::openai;
+  // The protocol of the channel the request was routed to (translated when it differs).
+  std::optional<ir::protocol> upstream_protocol;
   clock::time_point start = clock::now();
   std::optional<clock::time_point> first_byte;  // first response byte from the upstream
 

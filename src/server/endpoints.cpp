@@ -444,6 +444,7 @@ asio::awaitable<void> relay(request_context& ctx, inbound& in) {
   ctx.channel = d.target->name();
   const auto type = d.target->config().type;
   const auto upstream_protocol = providers::protocol_of(type);
+  if (type != channel_type::mock) ctx.upstream_protocol = upstream_protocol;
   if (kind == openai::endpoint::embeddings && upstream_protocol != ir::protocol::openai) {
     const error e{errc::invalid_request,
                   "The model '" + in.model + "' does not support embeddings.", "model"};

@@ -63,6 +63,10 @@ void finish(request_context& ctx) {
   fmt::format_to(out, R"(,"method":"{}","path":)", http::to_string(ctx.req.method()));
   auto target = ctx.req.target();
   json::append_quoted(line, target.substr(0, target.find('?')));
+  fmt::format_to(out, R"(,"api":"{}")", ir::to_string(ctx.client_protocol));
+  if (ctx.upstream_protocol) {
+    fmt::format_to(out, R"(,"upstream_api":"{}")", ir::to_string(*ctx.upstream_protocol));
+  }
   line += R"(,"key":)";
   if (ctx.key) {
     json::append_quoted(line, ctx.key->name);
