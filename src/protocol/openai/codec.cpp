@@ -179,6 +179,13 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // Request decoding
 
+// Deeper than Boost's default of 32: nested JSON Schemas of tools go past it.
+bj::parse_options parse_options() {
+  bj::parse_options o;
+  o.max_depth = 64;
+  return o;
+}
+
 error bad(std::string message, std::string param) {
   return error{errc::invalid_request, std::move(message), std::move(param)};
 }
@@ -445,22 +452,60 @@ std::optional<error> decode_tool_calls(const bj::value& v, std::size_t mi, decod
   return std::nullopt;
 }
 
-std::optional<error> read_name(const bj::object& mo, std::size_t mi, std::string& out) {
-  const auto* n = field(mo, "name");
-  if (!n) return std::nullopt;
-  if (!n->is_string()) return wrong_type(msg_path(mi, ".name"), "a string");
-  out = n->get_string();
+// The members of a message that mean something, found in one pass over it (null = absent).
+struct message_fields {
+  const bj::value* role = nullptr;
+  const bj::value* content = nullptr;
+  const bj::value* name = nullptr;
+  const bj::value* tool_calls = nullptr;
+  const bj::value* tool_call_id = nullptr;
+  const bj::value* reasoning = nullptr;  // reasoning_content, else reasoning
+  const bj::value* function_call = nullptr;
+  std::string_view reasoning_key;
+};
+
+message_fields fields_of(const bj::object& mo) {
+  message_fields f;
+  for (const auto& kv : mo) {
+    const bj::value* v = &kv.value();
+    if (v->is_null()) continue;
+    std::string_view k = kv.key();
+    if (k == "role") {
+      f.role = v;
+    } else if (k == "content") {
+      f.content = v;
+    } else if (k == "name") {
+      f.name = v;
+    } else if (k == "tool_calls") {
+      f.tool_calls = v;
+    } else if (k == "tool_call_id") {
+      f.tool_call_id = v;
+    } else if (k == "reasoning_content" || (k == "reasoning" && !f.reasoning)) {
+      // DeepSeek's reasoning_content; some servers call it `reasoning` (reasoning_content wins).
+      f.reasoning = v;
+      f.reasoning_key = k;
+    } else if (k == "function_call") {
+      f.function_call = v;
+    }
+  }
+  return f;
+}
+
+std::optional<error> read_name(const message_fields& f, std::size_t mi, std::string& out) {
+  if (!f.name) return std::nullopt;
+  if (!f.name->is_string()) return wrong_type(msg_path(mi, ".name"), "a string");
+  out = f.name->get_string();
   return std::nullopt;
 }
 
 std::optional<error> decode_message(const bj::value& mv, std::size_t mi, decode_state& st) {
   const auto* mo = mv.if_object();
   if (!mo) return wrong_type(msg_path(mi), "an object");
-  const auto* rv = field(*mo, "role");
-  if (!rv) return missing(msg_path(mi, ".role"));
-  if (!rv->is_string()) return wrong_type(msg_path(mi, ".role"), "a string");
-  std::string_view role = rv->get_string();
-  const auto* content = field(*mo, "content");
+  const message_fields f = fields_of(*mo);
+  if (!f.role) return missing(msg_path(mi, ".role"));
+  if (!f.role->is_string()) return wrong_type(msg_path(mi, ".role"), "a string");
+  std::string_view role = f.role->get_string();
+  const auto* content = f.content;
   ir::request& r = st.r;
 
   if (role == "system" || role == "developer") {
@@ -472,7 +517,7 @@ std::optional<error> decode_message(const bj::value& mv, std::size_t mi, decode_
     if (!content) return missing(msg_path(mi, ".content"));
     ir::message m;
     m.who = ir::role::user;
-    if (auto e = read_name(*mo, mi, m.name)) return e;
+    if (auto e = read_name(f, mi, m.name)) return e;
     if (auto e = decode_content(*content, mi, allow_text | allow_image | allow_file, m.parts))
       return e;
     r.messages.push_back(std::move(m));
@@ -481,29 +526,26 @@ std::optional<error> decode_message(const bj::value& mv, std::size_t mi, decode_
   if (role == "assistant") {
     ir::message m;
     m.who = ir::role::assistant;
-    if (auto e = read_name(*mo, mi, m.name)) return e;
-    // DeepSeek's reasoning_content; some servers call it `reasoning`. It comes first: the model
-    // thought before it answered.
-    for (std::string_view key : {"reasoning_content", "reasoning"}) {
-      const auto* rc = field(*mo, key);
-      if (!rc) continue;
-      if (!rc->is_string()) return wrong_type(msg_path(mi, "." + std::string(key)), "a string");
-      if (!rc->get_string().empty()) {
+    if (auto e = read_name(f, mi, m.name)) return e;
+    // Reasoning comes first: the model thought before it answered.
+    if (f.reasoning) {
+      if (!f.reasoning->is_string())
+        return wrong_type(msg_path(mi, "." + std::string(f.reasoning_key)), "a string");
+      if (!f.reasoning->get_string().empty()) {
         ir::part p;
         p.type = ir::part::kind::reasoning;
-        p.text = rc->get_string();
+        p.text = f.reasoning->get_string();
         m.parts.push_back(std::move(p));
       }
-      break;
     }
     if (content) {
       // An empty string is how many clients write "no text" next to tool_calls: no part.
       if (!(content->is_string() && content->get_string().empty()))
         if (auto e = decode_content(*content, mi, allow_text | allow_refusal, m.parts)) return e;
     }
-    if (const auto* tc = field(*mo, "tool_calls"))
-      if (auto e = decode_tool_calls(*tc, mi, st, m)) return e;
-    if (const auto* fc = field(*mo, "function_call")) {
+    if (f.tool_calls)
+      if (auto e = decode_tool_calls(*f.tool_calls, mi, st, m)) return e;
+    if (const auto* fc = f.function_call) {
       // Legacy functions API: no call id on the wire, so one is made up and handed to the
       // "function" message that answers it (matched by name, oldest first).
       if (!fc->is_object()) return wrong_type(msg_path(mi, ".function_call"), "an object");
@@ -528,17 +570,15 @@ std::optional<error> decode_message(const bj::value& mv, std::size_t mi, decode_
     ir::part p;
     p.type = ir::part::kind::tool_result;
     if (role == "tool") {
-      const auto* id = field(*mo, "tool_call_id");
-      if (!id) return missing(msg_path(mi, ".tool_call_id"));
-      if (!id->is_string()) return wrong_type(msg_path(mi, ".tool_call_id"), "a string");
-      p.id = id->get_string();
-      if (auto e = read_name(*mo, mi, p.name)) return e;
+      if (!f.tool_call_id) return missing(msg_path(mi, ".tool_call_id"));
+      if (!f.tool_call_id->is_string())
+        return wrong_type(msg_path(mi, ".tool_call_id"), "a string");
+      p.id = f.tool_call_id->get_string();
+      if (auto e = read_name(f, mi, p.name)) return e;
       if (p.name.empty()) p.name = st.name_of_call(p.id);
     } else {
-      const auto* name = field(*mo, "name");
-      if (!name) return missing(msg_path(mi, ".name"));
-      if (!name->is_string()) return wrong_type(msg_path(mi, ".name"), "a string");
-      p.name = name->get_string();
+      if (!f.name) return missing(msg_path(mi, ".name"));
+      if (auto e = read_name(f, mi, p.name)) return e;
       auto& pending = st.legacy_calls;
       auto it = pending.begin();
       while (it != pending.end() && it->first != p.name)
@@ -1014,6 +1054,23 @@ std::string_view effort_for_budget(std::int64_t budget) {
   return "high";
 }
 
+// About the size of the encoding, so the output grows once (escapes may add a little).
+std::size_t size_hint(const ir::request& r) {
+  std::size_t n = 512 + r.model.size();
+  for (const auto& p : r.system)
+    n += 40 + p.text.size();
+  for (const auto& m : r.messages) {
+    for (const auto& p : m.parts) {
+      n += 64 + p.text.size() + p.data.size() + p.url.size() + p.arguments.size();
+      for (const auto& c : p.content)
+        n += 48 + c.text.size() + c.data.size() + c.url.size();
+    }
+  }
+  for (const auto& t : r.tools)
+    n += 384 + t.description.size();
+  return n;
+}
+
 // Top-level names this encoder writes itself: an `extra` member of the same name is not
 // written twice (a hand-built IR could hold one).
 bool is_modelled(std::string_view key) {
@@ -1074,7 +1131,7 @@ std::variant<ir::request, error> decode_request(std::string_view body) {
   unsigned char scratch[8192];
   bj::monotonic_resource arena(scratch, sizeof scratch);
   boost::system::error_code ec;
-  bj::value root = bj::parse(body, ec, &arena);
+  bj::value root = bj::parse(body, ec, &arena, parse_options());
   if (ec)
     return bad("We could not parse the JSON body of your request. The body must be valid JSON.",
                {});
@@ -1201,7 +1258,7 @@ std::variant<ir::request, error> decode_request(std::string_view body) {
 
 std::variant<std::string, error> encode_request(const ir::request& r, ir::dropped_fields& dropped) {
   std::string out;
-  out.reserve(1024);
+  out.reserve(size_hint(r));
   out += "{\"model\":";
   append_quoted(out, r.model);
   out += ',';
@@ -1349,7 +1406,7 @@ std::variant<ir::response, error> decode_response(std::string_view body) {
   unsigned char scratch[8192];
   bj::monotonic_resource arena(scratch, sizeof scratch);
   boost::system::error_code ec;
-  bj::value root = bj::parse(body, ec, &arena);
+  bj::value root = bj::parse(body, ec, &arena, parse_options());
   if (ec) return bad_upstream("The upstream's response is not valid JSON.");
   const auto* obj = root.if_object();
   if (!obj) return bad_upstream("The upstream's response is not a JSON object.");

@@ -8,26 +8,51 @@
 #include "protocol/ir/ir.h"
 
 #include <boost/json/object.hpp>
-#include <boost/json/serializer.hpp>
 #include <boost/json/value.hpp>
 
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
 namespace sy::openai::wire {
 
-// Appends `text` escaped as the inside of a JSON string literal (no quotes). Runs of plain bytes
-// are copied at once; only '"', '\\' and control characters are escaped.
+// Whether any of the 8 bytes in `x` needs escaping in a JSON string: below 0x20, '"' or '\\'.
+// (The "has a byte less than n" bit trick; it may flag a clean word, never miss a dirty one.)
+inline bool word_needs_escape(std::uint64_t x) {
+  constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  std::uint64_t control = (x - ones * 0x20) & ~x & highs;
+  std::uint64_t q = x ^ (ones * '"');
+  std::uint64_t quote = (q - ones) & ~q & highs;
+  std::uint64_t b = x ^ (ones * '\\');
+  std::uint64_t backslash = (b - ones) & ~b & highs;
+  return (control | quote | backslash) != 0;
+}
+
+// Appends `text` escaped as the inside of a JSON string literal (no quotes). Clean runs are
+// found 8 bytes at a time and copied at once; only '"', '\\' and control characters are escaped
+// (UTF-8 passes through: the decoders only hand on text a JSON parser validated).
 inline void append_escaped(std::string& out, std::string_view text) {
   static constexpr char hex[] = "0123456789abcdef";
   const char* run = text.data();
+  const char* p = run;
   const char* end = run + text.size();
-  for (const char* p = run; p != end; ++p) {
+  while (p != end) {
+    if (end - p >= 8) {
+      std::uint64_t word;
+      std::memcpy(&word, p, 8);
+      if (!word_needs_escape(word)) {
+        p += 8;
+        continue;
+      }
+    }
     auto c = static_cast<unsigned char>(*p);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      ++p;
+      continue;
+    }
     out.append(run, static_cast<std::size_t>(p - run));
     switch (c) {
       case '"':
@@ -50,7 +75,7 @@ inline void append_escaped(std::string& out, std::string_view text) {
         out += hex[c >> 4];
         out += hex[c & 15];
     }
-    run = p + 1;
+    run = ++p;
   }
   out.append(run, static_cast<std::size_t>(end - run));
 }
@@ -80,13 +105,56 @@ inline void append_number(std::string& out, double v) {
   out.append(buf, r.ptr);
 }
 
-// A client's JSON (a schema, an unknown field) written back verbatim.
+// A client's JSON (a schema, an unknown field) written back. Numbers keep their kind (an integer
+// stays an integer); a double is written in its shortest form. The depth is the parser's limit.
 inline void append_value(std::string& out, const boost::json::value& v) {
-  boost::json::serializer sr;
-  sr.reset(&v);
-  char buf[1024];
-  while (!sr.done())
-    out.append(sr.read(buf));
+  switch (v.kind()) {
+    case boost::json::kind::null:
+      out += "null";
+      return;
+    case boost::json::kind::bool_:
+      out += v.get_bool() ? "true" : "false";
+      return;
+    case boost::json::kind::int64:
+      append_int(out, v.get_int64());
+      return;
+    case boost::json::kind::uint64: {
+      char buf[24];
+      auto r = std::to_chars(buf, buf + sizeof buf, v.get_uint64());
+      out.append(buf, r.ptr);
+      return;
+    }
+    case boost::json::kind::double_:
+      append_number(out, v.get_double());
+      return;
+    case boost::json::kind::string:
+      append_quoted(out, v.get_string());
+      return;
+    case boost::json::kind::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& e : v.get_array()) {
+        if (!first) out += ',';
+        first = false;
+        append_value(out, e);
+      }
+      out += ']';
+      return;
+    }
+    case boost::json::kind::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& kv : v.get_object()) {
+        if (!first) out += ',';
+        first = false;
+        append_quoted(out, kv.key());
+        out += ':';
+        append_value(out, kv.value());
+      }
+      out += '}';
+      return;
+    }
+  }
 }
 
 // `"key":` with a leading comma unless `first` (then clears it).

@@ -620,7 +620,7 @@ TEST(openai_codec, encode_edge_cases) {
                  R"({"role":"assistant","content":null,"tool_calls":[{"id":"c","type":"function",)"
                  R"("function":{"name":"f","arguments":"{}"}}]}],"temperature":0.1,"seed":7,"n":3,)"
                  R"("response_format":{"type":"json_schema","json_schema":{"name":"response",)"
-                 R"("schema":{"type":"object","properties":{"p":{"minimum":5E-1}}}}}})");
+                 R"("schema":{"type":"object","properties":{"p":{"minimum":0.5}}}}}})");
   EXPECT_EQ(dropped, ir::dropped_fields{"document url"});
   EXPECT_EQ(bj::parse(out)
                 .at("response_format")
@@ -630,6 +630,26 @@ TEST(openai_codec, encode_edge_cases) {
                 .at("p")
                 .at("minimum"),
             0.5);
+}
+
+TEST(openai_codec, escapes_every_byte_that_needs_it) {
+  // Each special byte at every position of a word, so the 8-byte fast path is crossed.
+  std::string tricky = "caf\xc3\xa9 \xf0\x9f\x98\x80 ";
+  for (char c : std::string("\"\\\n\r\t\b\f\x01\x1f\x7f/")) {
+    for (int pad = 0; pad < 9; ++pad)
+      tricky += std::string(static_cast<std::size_t>(pad), 'a') + c;
+  }
+  tricky += std::string(1, '\0') + "end";
+  ir::request r;
+  r.model = "m";
+  r.messages.emplace_back();
+  r.messages[0].parts.push_back(text_part(tricky));
+  auto out = encode_ok(r);
+  for (char c : out)
+    EXPECT_GE(static_cast<unsigned char>(c), 0x20) << out;
+  EXPECT_EQ(bj::parse(out).at("messages").at(0).at("content").as_string(), tricky);
+  EXPECT_NE(out.find("\\u0000end"), std::string::npos);
+  EXPECT_NE(out.find("caf\xc3\xa9"), std::string::npos);  // UTF-8 as is
 }
 
 TEST(openai_codec, json_object_and_effort_from_budget) {
