@@ -191,11 +191,20 @@ void raw_usage::read(const bj::object& usage) {
   }
 }
 
+namespace {
+// Sum of two counts (-1 = none) that cannot overflow, whatever an upstream reports.
+std::int64_t add_counts(std::int64_t a, std::int64_t b) {
+  a = std::max<std::int64_t>(a, 0);
+  b = std::max<std::int64_t>(b, 0);
+  return a > std::numeric_limits<std::int64_t>::max() - b ? std::numeric_limits<std::int64_t>::max()
+                                                          : a + b;
+}
+}  // namespace
+
 ir::usage raw_usage::to_ir() const {
   ir::usage u;
   if (input >= 0 || cache_read >= 0 || cache_write >= 0)
-    u.input = std::max<std::int64_t>(input, 0) + std::max<std::int64_t>(cache_read, 0) +
-              std::max<std::int64_t>(cache_write, 0);
+    u.input = add_counts(add_counts(input, cache_read), cache_write);
   u.output = output;
   u.cache_read = cache_read;
   u.cache_write = cache_write;
@@ -206,7 +215,10 @@ ir::usage raw_usage::to_ir() const {
 void append_usage_members(std::string& out, const ir::usage& u, std::int64_t output_override) {
   std::int64_t read = std::max<std::int64_t>(u.cache_read, 0);
   std::int64_t write = std::max<std::int64_t>(u.cache_write, 0);
-  std::int64_t input = std::max<std::int64_t>(u.input - read - write, 0);
+  // Counts from elsewhere may disagree (cache reads above the total): never below 0.
+  std::int64_t input = std::max<std::int64_t>(u.input, 0);
+  input = input > read ? input - read : 0;
+  input = input > write ? input - write : 0;
   out += R"("input_tokens":)";
   append_int(out, input);
   out += R"(,"cache_creation_input_tokens":)";
@@ -224,7 +236,7 @@ void append_int(std::string& out, std::int64_t v) {
 }
 
 void append_double(std::string& out, double v) {
-  if (!std::isfinite(v)) v = 0;
+  if (!std::isfinite(v) || v == 0) v = 0;  // and -0 as 0
   char buf[32];
   auto res = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, res.ptr);

@@ -44,9 +44,9 @@ ir::stream_event& add(std::vector<ir::stream_event>& out, ir::stream_event::kind
 // Decoder
 
 const stream_decoder::open_block* stream_decoder::find(std::int64_t index) const {
-  for (auto it = blocks_.rbegin(); it != blocks_.rend(); ++it)
-    if (it->index == index) return &*it;
-  return nullptr;
+  if (index < 0 || index >= static_cast<std::int64_t>(blocks_.size())) return nullptr;
+  const auto& b = blocks_[static_cast<std::size_t>(index)];
+  return b.kind == block::none ? nullptr : &b;
 }
 
 void stream_decoder::emit_usage(std::vector<ir::stream_event>& out) {
@@ -100,7 +100,7 @@ void stream_decoder::feed(const sse::event& ev, std::vector<ir::stream_event>& o
     }
   } else if (type == "content_block_start") {
     const auto* cb = object_member(o, "content_block");
-    open_block b{index_member(o), block::other, -1};
+    open_block b{block::other, -1};
     std::string_view bt = cb ? string_member(*cb, "type") : std::string_view{};
     if (bt == "text") {
       b.kind = block::text;
@@ -128,7 +128,12 @@ void stream_decoder::feed(const sse::event& ev, std::vector<ir::stream_event>& o
         wire::append_value(args.text, *input);
       }
     }
-    blocks_.push_back(b);
+    std::int64_t index = index_member(o);
+    if (index >= 0 && index < max_blocks) {
+      if (index >= static_cast<std::int64_t>(blocks_.size()))
+        blocks_.resize(static_cast<std::size_t>(index) + 1);
+      blocks_[static_cast<std::size_t>(index)] = b;
+    }
   } else if (type == "message_start") {
     const auto* m = object_member(o, "message");
     auto& e = add(out, k::start);
@@ -317,7 +322,7 @@ void stream_encoder::encode(const ir::stream_event& ev, std::string& out) {
       block += R"(,"input":{}})";
       open(block::tool, block, out);
       open_tool_ = ev.tool_index;
-      tool_blocks_.emplace_back(ev.tool_index, index_);
+      tool_blocks_[ev.tool_index] = index_;
       return;
     }
     case k::tool_args_delta: {
@@ -328,12 +333,8 @@ void stream_encoder::encode(const ir::stream_event& ev, std::string& out) {
       } else {
         // Arguments of a call whose block is already closed (an upstream interleaving parallel
         // calls): the SDKs' accumulators apply deltas by index, so they still land right.
-        for (auto it = tool_blocks_.rbegin(); it != tool_blocks_.rend(); ++it) {
-          if (it->first == ev.tool_index) {
-            index = it->second;
-            break;
-          }
-        }
+        if (auto it = tool_blocks_.find(ev.tool_index); it != tool_blocks_.end())
+          index = it->second;
       }
       if (index >= 0) delta("input_json_delta", "partial_json", ev.text, index);
       return;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -18,18 +19,20 @@ class stream_decoder final : public ir::stream_decoder {
   bool done() const override { return done_; }
 
  private:
-  enum class block { other, text, thinking, tool };
+  enum class block { none, other, text, thinking, tool };
   struct open_block {
-    std::int64_t index;
-    block kind;
-    int tool_index;
+    block kind = block::none;
+    int tool_index = -1;
   };
+  // The block a content-block index names, or null. Anthropic numbers blocks 0, 1, 2...: a
+  // vector indexed by it, bounded so that an upstream's index cannot make it grow unchecked.
+  static constexpr std::int64_t max_blocks = 4096;
   const open_block* find(std::int64_t index) const;
   void emit_usage(std::vector<ir::stream_event>& out);
 
   bool done_ = false;
   int tools_ = 0;                   // tool_use blocks seen: the IR's tool_index
-  std::vector<open_block> blocks_;  // by content-block index (a handful per message)
+  std::vector<open_block> blocks_;  // by content-block index
   wire::raw_usage usage_;           // running totals, Anthropic-shaped
 };
 
@@ -53,10 +56,10 @@ class stream_encoder final : public ir::stream_encoder {
   bool started_ = false;
   bool ended_ = false;  // finish() ran or an error was written: nothing more goes out
   block open_ = block::none;
-  int index_ = -1;      // the content-block index of the open (or last) block
-  int open_tool_ = -1;  // tool_index of the open tool_use block
-  std::vector<std::pair<int, int>> tool_blocks_;  // tool_index -> content-block index
-  bool signed_ = false;                           // the open thinking block got its signature_delta
+  int index_ = -1;                            // the content-block index of the open (or last) block
+  int open_tool_ = -1;                        // tool_index of the open tool_use block
+  std::unordered_map<int, int> tool_blocks_;  // tool_index -> content-block index
+  bool signed_ = false;                       // the open thinking block got its signature_delta
   ir::usage usage_;
   ir::finish_reason reason_ = ir::finish_reason::none;
   std::string stop_sequence_;
