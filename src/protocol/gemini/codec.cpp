@@ -174,7 +174,7 @@ void read_function_response(const bj::object& fr, ir::part& out, std::string& me
       text.text = err->get_string();
       out.is_error = true;
     } else {
-      text.text = bj::serialize(obj);
+      text.text = detail::to_json(obj);
       out.is_error = !output && err;
     }
   } else {
@@ -302,7 +302,7 @@ part_result decode_part(const bj::object& p, ir::part& out, std::string& message
         field = "functionCall.args";
         return part_result::bad;
       }
-      out.arguments = bj::serialize(*args);
+      out.arguments = to_json(*args);
     } else {
       out.arguments = "{}";
     }
@@ -452,11 +452,69 @@ void append_number(std::string& out, std::int64_t v) {
 }
 
 void append_number(std::string& out, double v) {
-  // JSON has no NaN (the parser never produces one anyway); -0 would read back as the integer 0.
-  if (!std::isfinite(v) || v == 0) v = 0;
+  // The parser turns 1e999 into infinity, which JSON cannot say: the largest double instead
+  // (NaN cannot come from JSON). -0 would read back as the integer 0.
+  if (std::isnan(v) || v == 0) v = 0;
+  if (std::isinf(v)) v = std::copysign(std::numeric_limits<double>::max(), v);
   char buf[32];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, r.ptr);
+}
+
+void append_json(std::string& out, const bj::value& v) {
+  switch (v.kind()) {
+    case bj::kind::null:
+      out += "null";
+      break;
+    case bj::kind::bool_:
+      out += v.get_bool() ? "true" : "false";
+      break;
+    case bj::kind::int64:
+      append_number(out, v.get_int64());
+      break;
+    case bj::kind::uint64: {
+      char buf[24];
+      auto r = std::to_chars(buf, buf + sizeof buf, v.get_uint64());
+      out.append(buf, r.ptr);
+      break;
+    }
+    case bj::kind::double_:
+      append_number(out, v.get_double());
+      break;
+    case bj::kind::string:
+      json::append_quoted(out, v.get_string());
+      break;
+    case bj::kind::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& e : v.get_array()) {
+        if (!first) out += ',';
+        first = false;
+        append_json(out, e);
+      }
+      out += ']';
+      break;
+    }
+    case bj::kind::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& m : v.get_object()) {
+        if (!first) out += ',';
+        first = false;
+        json::append_quoted(out, m.key());
+        out += ':';
+        append_json(out, m.value());
+      }
+      out += '}';
+      break;
+    }
+  }
+}
+
+std::string to_json(const bj::value& v) {
+  std::string out;
+  append_json(out, v);
+  return out;
 }
 
 void append_usage(std::string& out, const ir::usage& u, bool comma) {
@@ -492,7 +550,7 @@ void append_args(std::string& out, std::string_view arguments) {
     auto v = bj::parse(arguments, ec, &mr, parse_options());
     if (!ec && v.is_object()) {
       // Serialized, not copied: the text may hold line breaks, which SSE framing cannot carry.
-      out += bj::serialize(v);
+      append_json(out, v);
       return;
     }
   }
@@ -802,7 +860,7 @@ class schema_converter {
           nullable = true;
         } else if (!o.contains("enum")) {
           bj::array e;
-          e.push_back(v.is_string() ? v : bj::value(bj::serialize(v)));
+          e.push_back(v.is_string() ? v : bj::value(detail::to_json(v)));
           out["enum"] = std::move(e);
         }
       } else if (k == "format") {
@@ -882,7 +940,7 @@ class schema_converter {
       } else if (v.is_string()) {
         values.push_back(v);
       } else {
-        values.emplace_back(bj::serialize(v));
+        values.emplace_back(detail::to_json(v));
       }
     }
     if (!values.empty()) out["enum"] = std::move(values);
@@ -1443,7 +1501,7 @@ void append_function_response(std::string& out, const ir::part& p, const std::st
     bj::error_code ec;
     auto v = bj::parse(text, ec, {}, detail::parse_options());
     if (!ec && v.is_object() && (!p.is_error || v.get_object().contains("error"))) {
-      out += bj::serialize(v);
+      detail::append_json(out, v);
       out += "}}";
       return;
     }
@@ -1593,7 +1651,7 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
             so.empty() || (so.size() == 1 && so.contains("type") && so.at("type") == "object");
         if (!trivial) {
           out += ",\"parameters\":";
-          out += bj::serialize(schema);
+          detail::append_json(out, schema);
         }
       }
       out += '}';
@@ -1611,7 +1669,7 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
       out += '{';
       json::append_quoted(out, key.substr(6));
       out += ':';
-      out += bj::serialize(e.value());
+      detail::append_json(out, e.value());
       out += '}';
     }
   }
@@ -1658,7 +1716,7 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
         open();
         json::append_quoted(out, key.substr(11));
         out += ':';
-        out += bj::serialize(e.value());
+        detail::append_json(out, e.value());
       }
     }
     if (!first) out += '}';
@@ -1701,7 +1759,7 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
       g += "\"application/json\"";
       if (r.format.type == fk::json_schema && !r.format.schema.is_null()) {
         append_key(g, first, "responseJsonSchema");
-        g += bj::serialize(r.format.schema);
+        detail::append_json(g, r.format.schema);
       }
     }
     const auto& rc = r.reasoning;
@@ -1735,8 +1793,11 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
         key.remove_prefix(17);
         // A client's responseMimeType the IR could not model, unless the IR's format wrote one.
         if (key == "responseMimeType" && r.format.type != fk::text) continue;
-        append_key(g, first, key);
-        g += bj::serialize(e.value());
+        if (!first) g += ',';
+        first = false;
+        json::append_quoted(g, key);  // the client's name: it may need escaping
+        g += ':';
+        detail::append_json(g, e.value());
       }
     }
     if (!first) {
@@ -1759,7 +1820,7 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
     out += ',';
     json::append_quoted(out, key);
     out += ':';
-    out += bj::serialize(e.value());
+    detail::append_json(out, e.value());
   }
   out += '}';
   return out;

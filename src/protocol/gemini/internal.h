@@ -68,6 +68,10 @@ std::string_view status_name(ir::error_kind kind);
 void append_error_object(std::string& out, const ir::api_error& e);
 
 void append_number(std::string& out, double v);
+// JSON text of `v`: compact, doubles in their shortest form ("0.7", not Boost's "7E-1"), and
+// never "Infinity" (Boost's serializer writes that for an overflowed number such as 1e999).
+void append_json(std::string& out, const boost::json::value& v);
+std::string to_json(const boost::json::value& v);
 void append_number(std::string& out, std::int64_t v);
 
 }  // namespace sy::gemini::detail

@@ -20,6 +20,12 @@ bool same_usage(const ir::usage& a, const ir::usage& b) {
          a.reasoning == b.reasoning;
 }
 
+bool complete_object(std::string_view text) {
+  bj::error_code ec;
+  auto v = bj::parse(text, ec, {}, detail::parse_options());
+  return !ec && v.is_object();
+}
+
 std::string_view trim(std::string_view s) {
   auto b = s.find_first_not_of(" \t\r\n");
   if (b == std::string_view::npos) return {};
@@ -334,7 +340,9 @@ void stream_encoder::encode(const ir::stream_event& ev, std::string& out) {
       reason_ = ev.reason;
       break;
     case sk::error:
-      call_open_ = false;  // a call cut short is not worth sending
+      // A call whose arguments are complete still goes out; one cut short is not worth sending.
+      if (call_open_ && complete_object(call_args_)) flush_call(out);
+      call_open_ = false;
       begin_object(out);
       detail::append_error_object(out, ev.failure);
       end_object(out);

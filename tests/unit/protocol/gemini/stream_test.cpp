@@ -446,8 +446,10 @@ TEST(gemini_stream, encoder_error) {
   error.failure.kind = ir::error_kind::rate_limit;
   error.failure.status = 429;
   error.failure.message = "Too many requests";
+  // The call was cut short by the error: not sent.
   std::vector<ir::stream_event> events = {ev(kind::text_delta, "partial"), tool_start(0, "c", "f"),
-                                          error, ev(kind::text_delta, "ignored")};
+                                          ev(kind::tool_args_delta, "{\"a\":"), error,
+                                          ev(kind::text_delta, "ignored")};
   auto sse_out = encode(sse_options(), events);
   auto error_at = sse_out.find("data: {\"error\"");
   ASSERT_NE(error_at, std::string::npos);
@@ -464,6 +466,14 @@ TEST(gemini_stream, encoder_error) {
   ASSERT_TRUE(v.is_array()) << array_out;
   ASSERT_EQ(v.get_array().size(), 2u);
   EXPECT_EQ(v.at_pointer("/1/error/status"), "RESOURCE_EXHAUSTED");
+
+  // A complete call before the error still goes out.
+  auto complete = decode(encode(
+      sse_options(), {tool_start(0, "c", "f"), ev(kind::tool_args_delta, "{\"a\":1}"), error}));
+  EXPECT_EQ(describe(complete.events),
+            (std::vector<std::string>{
+                "start{id=fallback-id name=gemini-client-model }", "tool_start{#0 id=c name=f }",
+                R"(tool_args{#0 text={"a":1} })", "error{status=429 kind=6 Too many requests}"}));
 
   // An error first: just the error, in an array.
   auto only = parse(encode(array_options(), {error}));
