@@ -1054,6 +1054,19 @@ std::string_view effort_for_budget(std::int64_t budget) {
   return "high";
 }
 
+// reasoning_effort for the request, or empty. An OpenAI client's own value goes back as it came
+// ("none" included). From another protocol only when thinking was asked for: models without
+// reasoning refuse the field, and a budget of 0 (Gemini) means "no thinking"; a budget of -1
+// (Gemini's "dynamic") leaves the effort to the model.
+std::string_view effort_to_write(const ir::request& r) {
+  const auto& rc = r.reasoning;
+  if (r.source == ir::protocol::openai) return rc.effort;
+  if (!rc.enabled) return {};
+  if (rc.budget_tokens)
+    return *rc.budget_tokens > 0 ? effort_for_budget(*rc.budget_tokens) : std::string_view();
+  return rc.effort;
+}
+
 // About the size of the encoding, so the output grows once (escapes may add a little).
 std::size_t size_hint(const ir::request& r) {
   std::size_t n = 512 + r.model.size();
@@ -1186,7 +1199,8 @@ std::variant<ir::request, error> decode_request(std::string_view body) {
     } else if (key == "n") {
       std::optional<std::int64_t> n;
       e = read_int(v, "n", n);
-      if (!e && (*n < 0 || *n > std::numeric_limits<int>::max())) e = wrong_type("n", "an integer");
+      if (!e && (*n < 1 || *n > std::numeric_limits<int>::max()))
+        e = bad("Invalid value for 'n': expected an integer of at least 1.", "n");
       if (!e) r.n = static_cast<int>(*n);
     } else if (key == "stop") {
       e = decode_stop(v, r.stop);
@@ -1269,9 +1283,7 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
     // The gateway counts tokens from the usage chunk, whatever the client asked for.
     out += R"(,"stream":true,"stream_options":{"include_usage":true})";
   }
-  std::string_view effort = r.reasoning.effort;
-  if (effort.empty() && r.reasoning.budget_tokens)
-    effort = effort_for_budget(*r.reasoning.budget_tokens);
+  std::string_view effort = effort_to_write(r);
   if (r.max_tokens) {
     // Reasoning models refuse max_tokens; max_completion_tokens is what they take.
     append_key(out, effort.empty() ? "max_tokens" : "max_completion_tokens", first);

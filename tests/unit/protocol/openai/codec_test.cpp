@@ -657,13 +657,30 @@ TEST(openai_codec, json_object_and_effort_from_budget) {
   r.model = "m";
   r.messages.emplace_back();
   r.messages[0].parts.push_back(text_part("hi"));
+  r.source = ir::protocol::gemini;
   r.format.type = ir::response_format::kind::json_object;
+  r.reasoning.enabled = true;
   r.reasoning.budget_tokens = 30000;
   r.max_tokens = 40000;
   EXPECT_EQ(encode_ok(r),
             R"({"model":"m","messages":[{"role":"user","content":"hi"}],)"
             R"("max_completion_tokens":40000,"response_format":{"type":"json_object"},)"
             R"("reasoning_effort":"high"})");
+
+  // Thinking off (Gemini's budget 0), or dynamic (-1): no reasoning_effort, which a model
+  // without reasoning would refuse, and max_tokens.
+  for (std::int64_t budget : {0, -1}) {
+    r.reasoning.budget_tokens = budget;
+    r.reasoning.effort = "minimal";  // what a decoder may have derived from it
+    r.reasoning.enabled = budget != 0;
+    EXPECT_EQ(encode_ok(r), R"({"model":"m","messages":[{"role":"user","content":"hi"}],)"
+                            R"("max_tokens":40000,"response_format":{"type":"json_object"}})");
+  }
+  // A level without a budget (Gemini thinkingLevel): the effort as given.
+  r.reasoning.budget_tokens.reset();
+  r.reasoning.effort = "low";
+  r.reasoning.enabled = true;
+  EXPECT_NE(encode_ok(r).find(R"("reasoning_effort":"low")"), std::string::npos);
 }
 
 // ---------------------------------------------------------------------------------------------
