@@ -1305,6 +1305,21 @@ void append_tools(std::string& out, const ir::request& r, const bj::array* serve
   out += ']';
 }
 
+// Whether the last assistant turn calls tools without a thinking block Anthropic would accept.
+bool unthought_tool_turn(const ir::request& r) {
+  for (auto m = r.messages.rbegin(); m != r.messages.rend(); ++m) {
+    if (m->who != ir::role::assistant || count_blocks(*m) == 0) continue;
+    bool calls = false, thought = false;
+    for (const auto& p : m->parts) {
+      calls |= p.type == ir::part::kind::tool_call;
+      thought |= (p.type == ir::part::kind::reasoning && emits(p)) ||
+                 p.type == ir::part::kind::redacted_reasoning;
+    }
+    return calls && !thought;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::variant<std::string, error> encode_request(const ir::request& r, ir::dropped_fields& dropped) {
@@ -1324,7 +1339,7 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
 
   // Thinking: a budget if the IR has one, else one from the effort; "adaptive" only when an
   // Anthropic client asked for it (older models reject it).
-  std::optional<std::int64_t> budget;
+  std::int64_t budget = 0;  // 0: no thinking budget
   bool adaptive = false;
   const auto& rc = r.reasoning;
   if (rc.budget_tokens && *rc.budget_tokens != 0) {
@@ -1341,10 +1356,16 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
       budget = budget_for_effort("medium");
     }
   }
+  if (budget && !native && unthought_tool_turn(r)) {
+    // With thinking on, Anthropic refuses a tool-use turn that does not start with its
+    // (signed) thinking, which a history from another protocol cannot have: thinking goes.
+    budget = 0;
+    dropped.emplace_back("reasoning");
+  }
   std::int64_t max_tokens = r.max_tokens.value_or(4096);
   if (budget) {
-    budget = std::clamp<std::int64_t>(*budget, 1024, std::numeric_limits<std::int32_t>::max());
-    if (max_tokens <= *budget) max_tokens = *budget + 4096;
+    budget = std::clamp<std::int64_t>(budget, 1024, std::numeric_limits<std::int32_t>::max());
+    if (max_tokens <= budget) max_tokens = budget + 4096;
   }
 
   out += R"({"model":)";
@@ -1463,7 +1484,7 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
   }
   if (budget) {
     out += R"(,"thinking":{"type":"enabled","budget_tokens":)";
-    wire::append_int(out, *budget);
+    wire::append_int(out, budget);
     out += '}';
   } else if (adaptive) {
     out += R"(,"thinking":{"type":"adaptive"})";

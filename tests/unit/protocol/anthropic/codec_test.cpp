@@ -10,6 +10,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <limits>
 #include <string>
 #include <variant>
 
@@ -513,6 +514,35 @@ TEST(anthropic_codec, reasoning_settings) {
   EXPECT_EQ(thinking().at("thinking").at("budget_tokens").as_int64(), 8192);
 }
 
+TEST(anthropic_codec, no_thinking_for_a_tool_turn_without_it) {
+  ir::request r;
+  r.model = "m";
+  r.reasoning.effort = "medium";
+  ir::part call;
+  call.type = ir::part::kind::tool_call;
+  call.id = "c";
+  call.name = "f";
+  ir::part result;
+  result.type = ir::part::kind::tool_result;
+  result.id = "c";
+  result.content = {text("ok")};
+  r.messages = {msg(ir::role::user, {text("x")}), msg(ir::role::assistant, {text("calling"), call}),
+                msg(ir::role::tool, {result})};
+  ir::dropped_fields dropped;
+  EXPECT_FALSE(parse(encode_ok(r, &dropped)).as_object().contains("thinking"));
+  EXPECT_EQ(dropped, ir::dropped_fields{"reasoning"});
+
+  // With the signed thinking that came with the call (an Anthropic upstream's), it stays.
+  ir::part thought;
+  thought.type = ir::part::kind::reasoning;
+  thought.text = "t";
+  thought.signature = "sig";
+  r.messages[1].parts.insert(r.messages[1].parts.begin(), thought);
+  dropped.clear();
+  EXPECT_TRUE(parse(encode_ok(r, &dropped)).as_object().contains("thinking"));
+  EXPECT_TRUE(dropped.empty());
+}
+
 TEST(anthropic_codec, json_object_becomes_an_instruction) {
   ir::request r;
   r.model = "m";
@@ -706,6 +736,19 @@ TEST(anthropic_codec, usage_with_cache_is_openai_shaped_in_the_ir) {
   EXPECT_TRUE(json_equal(usage, parse(R"({"input_tokens":2048,"cache_creation_input_tokens":248,
     "cache_read_input_tokens":1800,"output_tokens":503,
     "cache_creation":{"ephemeral_5m_input_tokens":148,"ephemeral_1h_input_tokens":100}})")));
+}
+
+TEST(anthropic_codec, absurd_usage_counts_saturate) {
+  auto decoded = anthropic::decode_response(
+      R"({"type":"message","content":[],"usage":{"input_tokens":9223372036854775807,)"
+      R"("cache_read_input_tokens":18446744073709551615,"cache_creation_input_tokens":5,)"
+      R"("output_tokens":-3}})");
+  ASSERT_TRUE(std::holds_alternative<ir::response>(decoded));
+  const auto& t = std::get<ir::response>(decoded).tokens;
+  EXPECT_EQ(t.input, std::numeric_limits<std::int64_t>::max());
+  EXPECT_EQ(t.output, 0);
+  auto usage = parse(anthropic::encode_response(std::get<ir::response>(decoded))).at("usage");
+  EXPECT_EQ(usage.at("input_tokens").as_int64(), 0);
 }
 
 TEST(anthropic_codec, docs_response_without_cache_fields) {

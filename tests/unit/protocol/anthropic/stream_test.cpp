@@ -171,6 +171,27 @@ TEST(anthropic_stream, malformed_events) {
   EXPECT_FALSE(decoder.done());
 }
 
+TEST(anthropic_stream, block_indexes_out_of_range) {
+  anthropic::stream_decoder decoder;
+  std::vector<ir::stream_event> out;
+  decoder.feed(
+      {"content_block_start",
+       R"({"type":"content_block_start","index":1000000,"content_block":{"type":"tool_use","id":"t","name":"f","input":{}}})",
+       ""},
+      out);
+  decoder.feed(
+      {"content_block_delta",
+       R"({"type":"content_block_delta","index":1000000,"delta":{"type":"input_json_delta","partial_json":"{}"}})",
+       ""},
+      out);
+  decoder.feed(
+      {"content_block_delta",
+       R"({"type":"content_block_delta","index":-1,"delta":{"type":"text_delta","text":"x"}})", ""},
+      out);
+  // The call is reported; arguments for a block the decoder does not track are not.
+  EXPECT_EQ(dump(out), (std::vector<std::string>{"tool_start #0 id=t name=f", "text x"}));
+}
+
 TEST(anthropic_stream, stop_sequence_and_cache_usage) {
   anthropic::stream_decoder decoder;
   std::vector<ir::stream_event> out;
