@@ -21,6 +21,11 @@ inline constexpr std::string_view server_tools_key = "$anthropic_server_tools";
 
 // decode_request keeps the members of `output_config` other than `format` (e.g. "effort") in
 // ir.extra["output_config"]; encode_request merges them back next to the format.
+//
+// The JSON values a decoded request holds (tool schemas, cache_control, extra) live, for bodies
+// up to 256 KiB, in the body's parse arena (a Boost.JSON monotonic_resource, shared by reference
+// count) rather than on the heap: copies of them allocate from that arena too, so an ir::request
+// is used by one thread at a time; the arena goes with the last value that uses it.
 
 std::variant<ir::request, error> decode_request(std::string_view body);
 std::variant<std::string, error> encode_request(const ir::request& r, ir::dropped_fields& dropped);
