@@ -499,6 +499,8 @@ asio::awaitable<void> relay(request_context& ctx, inbound& in) {
       co_await serve_mock_translated(ctx, *d.target, in, req);
       co_return;
     }
+    const auto& vendor = d.target->config().vendor;
+    req.use_max_completion_tokens = vendor == "openai" || vendor == "azure";
     if (upstream_protocol == ir::protocol::anthropic && !req.max_tokens) {
       req.max_tokens = providers::default_max_tokens(upstream_model);
     }

@@ -117,6 +117,11 @@ struct request {
   reasoning_config reasoning;
   std::string user;  // end-user id: OpenAI user, Anthropic metadata.user_id
 
+  // Set by the gateway for the upstream, not decoded: OpenAI's own API (and Azure's) takes the
+  // limit only as max_completion_tokens on reasoning models, while many OpenAI-compatible
+  // servers know only max_tokens.
+  bool use_max_completion_tokens = false;
+
   // Top-level fields of the source protocol that the IR does not model, kept verbatim. An
   // encoder of the same protocol writes them back; another protocol's encoder drops them and
   // names them in `dropped` so the caller can log a warning.

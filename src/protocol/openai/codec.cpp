@@ -1286,7 +1286,10 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
   std::string_view effort = effort_to_write(r);
   if (r.max_tokens) {
     // Reasoning models refuse max_tokens; max_completion_tokens is what they take.
-    append_key(out, effort.empty() ? "max_tokens" : "max_completion_tokens", first);
+    append_key(
+        out,
+        effort.empty() && !r.use_max_completion_tokens ? "max_tokens" : "max_completion_tokens",
+        first);
     append_int(out, *r.max_tokens);
   }
   auto number = [&](std::string_view key, const std::optional<double>& v) {

@@ -327,6 +327,16 @@ TEST(openai_codec, max_completion_tokens_and_reasoning_effort) {
   EXPECT_FALSE(none.reasoning.enabled);
 }
 
+TEST(openai_codec, max_completion_tokens_for_openai_itself) {
+  auto r = decode_ok(R"({"model":"gpt-5","messages":[{"role":"user","content":"hi"}],)"
+                     R"("max_tokens":50})");
+  EXPECT_EQ(encode_ok(r),
+            R"({"model":"gpt-5","messages":[{"role":"user","content":"hi"}],"max_tokens":50})");
+  r.use_max_completion_tokens = true;  // set by the gateway for OpenAI and Azure channels
+  EXPECT_EQ(encode_ok(r), R"({"model":"gpt-5","messages":[{"role":"user","content":"hi"}],)"
+                          R"("max_completion_tokens":50})");
+}
+
 TEST(openai_codec, legacy_functions) {
   auto r = decode_ok(R"({"model":"m","messages":[
       {"role":"user","content":"weather?"},
