@@ -320,10 +320,13 @@ void append_tool_id(std::string& out, std::string_view id, std::string_view if_e
       out += alnum[(state >> 33) % 62];
     }
   } else {
-    for (char c : id) {
+    std::size_t at = out.size();
+    out += id;
+    for (std::size_t i = at; i < out.size(); ++i) {
+      char c = out[i];
       bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                 c == '_' || c == '-';
-      out += ok ? c : '_';
+      if (!ok) out[i] = '_';
     }
   }
   out += '"';
@@ -505,24 +508,24 @@ void take_cache_control(bj::object& o, ir::part& p) {
 constexpr char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 std::string base64_encode(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    auto n = (static_cast<unsigned char>(in[i]) << 16) |
-             (static_cast<unsigned char>(in[i + 1]) << 8) | static_cast<unsigned char>(in[i + 2]);
-    out += b64_alphabet[(n >> 18) & 63];
-    out += b64_alphabet[(n >> 12) & 63];
-    out += b64_alphabet[(n >> 6) & 63];
-    out += b64_alphabet[n & 63];
+  std::string out((in.size() + 2) / 3 * 4, '=');
+  auto byte = [&](std::size_t i) {
+    return static_cast<unsigned>(static_cast<unsigned char>(in[i]));
+  };
+  std::size_t i = 0, o = 0;
+  for (; i + 2 < in.size(); i += 3, o += 4) {
+    unsigned n = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
+    out[o] = b64_alphabet[(n >> 18) & 63];
+    out[o + 1] = b64_alphabet[(n >> 12) & 63];
+    out[o + 2] = b64_alphabet[(n >> 6) & 63];
+    out[o + 3] = b64_alphabet[n & 63];
   }
   if (i < in.size()) {
-    unsigned n = static_cast<unsigned char>(in[i]) << 16;
-    if (i + 1 < in.size()) n |= static_cast<unsigned char>(in[i + 1]) << 8;
-    out += b64_alphabet[(n >> 18) & 63];
-    out += b64_alphabet[(n >> 12) & 63];
-    out += i + 1 < in.size() ? b64_alphabet[(n >> 6) & 63] : '=';
-    out += '=';
+    unsigned n = byte(i) << 16;
+    if (i + 1 < in.size()) n |= byte(i + 1) << 8;
+    out[o] = b64_alphabet[(n >> 18) & 63];
+    out[o + 1] = b64_alphabet[(n >> 12) & 63];
+    if (i + 1 < in.size()) out[o + 2] = b64_alphabet[(n >> 6) & 63];
   }
   return out;
 }

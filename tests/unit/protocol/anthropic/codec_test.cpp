@@ -686,6 +686,40 @@ TEST(anthropic_codec, empty_input_gives_a_valid_request) {
   EXPECT_TRUE(json_equal(out, parse(R"({"model":"","max_tokens":4096,"messages":[]})")));
 }
 
+TEST(anthropic_codec, text_documents_travel_as_base64) {
+  const std::pair<const char*, const char*> rows[] = {
+      {"", ""},        {"a", "YQ=="},        {"ab", "YWI="},
+      {"abc", "YWJj"}, {"abcd", "YWJjZA=="}, {R"(\u00ff\u0000x)", "w78AeA=="}};
+  for (const auto& [text, b64] : rows) {
+    SCOPED_TRACE(text);
+    std::string block =
+        R"({"type":"document","source":{"type":"text","media_type":"text/plain","data":")" +
+        std::string(text) + R"("}})";
+    auto r = decode_ok(R"({"model":"m","messages":[{"role":"user","content":[)" + block + "]}]}");
+    ASSERT_EQ(r.messages.size(), 1u);
+    EXPECT_EQ(r.messages[0].parts[0].data, b64);
+    auto out = parse(encode_ok(r));
+    EXPECT_TRUE(
+        json_equal(out.at("messages").as_array()[0].at("content").as_array()[0], parse(block)));
+  }
+  // Bytes that are not UTF-8 stay base64 (as a text source cannot hold them).
+  ir::request r;
+  ir::part doc;
+  doc.type = ir::part::kind::document;
+  doc.media_type = "text/plain";
+  doc.data = "/w==";  // 0xff
+  r.messages = {msg(ir::role::user, {doc})};
+  auto out = parse(encode_ok(r));
+  EXPECT_EQ(out.at("messages")
+                .as_array()[0]
+                .at("content")
+                .as_array()[0]
+                .at("source")
+                .at("type")
+                .as_string(),
+            "base64");
+}
+
 // --- responses -----------------------------------------------------------------------------------
 
 TEST(anthropic_codec, response_round_trip_on_recorded_responses) {
