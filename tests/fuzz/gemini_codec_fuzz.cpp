@@ -15,9 +15,11 @@
 //   message; every protocol encodes it; the gemini encoding is {"error":{code,message,status}}
 //   with a 4xx/5xx code equal to the HTTP status.
 // - to_gemini_schema on any JSON value terminates with an object whose serialization is bounded
-//   (the $ref budgets), and converting its from_gemini_schema image again gives the same schema.
+//   (the $ref budgets), and converting its from_gemini_schema image again gives the same schema;
+//   the encoder's streaming writer (append_gemini_schema) writes exactly that schema.
 #include "common/error.h"
 #include "protocol/gemini/codec.h"
+#include "protocol/gemini/internal.h"
 #include "protocol/gemini/schema.h"
 #include "protocol/ir/codec.h"
 
@@ -128,6 +130,17 @@ void check_schema(std::string_view body) {
   FUZZ_CHECK(text.size() <= 8 * body.size() + (4u << 20));
   auto twice = sy::gemini::to_gemini_schema(sy::gemini::from_gemini_schema(once));
   FUZZ_CHECK(bj::serialize(twice) == text);
+  // The encoder's streaming writer says the same, except that it leaves out a schema that says
+  // nothing.
+  if (!schema.is_object()) return;
+  std::string written;
+  auto expected = sy::gemini::detail::to_json(once);
+  if (sy::gemini::detail::append_gemini_schema(written, schema)) {
+    FUZZ_CHECK(written == expected);
+  } else {
+    FUZZ_CHECK(written.empty());
+    FUZZ_CHECK(expected == "{}" || expected == R"({"type":"object"})");
+  }
 }
 
 }  // namespace

@@ -9,7 +9,6 @@
 //   those names as dropped, which says exactly what was lost.
 #include "protocol/gemini/codec.h"
 
-#include "common/json.h"
 #include "protocol/gemini/internal.h"
 #include "protocol/gemini/schema.h"
 
@@ -76,6 +75,17 @@ std::string lowercase(std::string_view s) {
 std::int64_t add(std::int64_t a, std::int64_t b) {
   return a > std::numeric_limits<std::int64_t>::max() - b ? std::numeric_limits<std::int64_t>::max()
                                                           : a + b;
+}
+
+bool has_upper(std::string_view s) {
+  for (char c : s)
+    if (c >= 'A' && c <= 'Z') return true;
+  return false;
+}
+
+bool is_null_type(std::string_view t) {
+  return t.size() == 4 && (t[0] | 0x20) == 'n' && (t[1] | 0x20) == 'u' && (t[2] | 0x20) == 'l' &&
+         (t[3] | 0x20) == 'l';
 }
 
 bool is_image_type(std::string_view media_type) {
@@ -461,6 +471,70 @@ void append_number(std::string& out, double v) {
   out.append(buf, r.ptr);
 }
 
+// True when one of the 8 bytes at `p` is a control character, '"' or '\\' (SWAR: a zero byte
+// in w ^ c marks a match; a false alarm only sends that word through the byte loop).
+inline bool word_needs_escape(const char* p) {
+  constexpr std::uint64_t ones = 0x0101010101010101ull;
+  constexpr std::uint64_t highs = 0x8080808080808080ull;
+  std::uint64_t w;
+  std::memcpy(&w, p, 8);
+  auto zero_byte = [&](std::uint64_t x) { return (x - ones) & ~x & highs; };
+  std::uint64_t control = (w - ones * 0x20) & ~w & highs;
+  return (zero_byte(w ^ (ones * '"')) | zero_byte(w ^ (ones * '\\')) | control) != 0;
+}
+
+void quote(std::string& out, std::string_view text) {
+  // Runs of characters that need no escape are appended whole: most text has no escape at all.
+  static constexpr char hex[] = "0123456789abcdef";
+  out.reserve(out.size() + text.size() + 2);
+  out += '"';
+  const char* run = text.data();
+  const char* p = run;
+  const char* end = run + text.size();
+  while (p != end) {
+    if (end - p >= 8 && !word_needs_escape(p)) {
+      p += 8;
+      continue;
+    }
+    auto c = static_cast<unsigned char>(*p);
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      ++p;
+      continue;
+    }
+    out.append(run, p);
+    run = ++p;
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      default: {
+        char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+        out.append(u, 6);
+      }
+    }
+  }
+  out.append(run, end);
+  out += '"';
+}
+
 void append_json(std::string& out, const bj::value& v) {
   switch (v.kind()) {
     case bj::kind::null:
@@ -482,7 +556,7 @@ void append_json(std::string& out, const bj::value& v) {
       append_number(out, v.get_double());
       break;
     case bj::kind::string:
-      json::append_quoted(out, v.get_string());
+      detail::quote(out, v.get_string());
       break;
     case bj::kind::array: {
       out += '[';
@@ -501,7 +575,7 @@ void append_json(std::string& out, const bj::value& v) {
       for (const auto& m : v.get_object()) {
         if (!first) out += ',';
         first = false;
-        json::append_quoted(out, m.key());
+        detail::quote(out, m.key());
         out += ':';
         append_json(out, m.value());
       }
@@ -564,23 +638,23 @@ bool append_model_part(std::string& out, const ir::part& p, bool call_id,
     case k::text:
       if (p.text.empty() && signature.empty()) return false;
       out += "{\"text\":";
-      json::append_quoted(out, p.text);
+      detail::quote(out, p.text);
       break;
     case k::reasoning:
       if (p.text.empty() && signature.empty()) return false;
       out += "{\"text\":";
-      json::append_quoted(out, p.text);
+      detail::quote(out, p.text);
       out += ",\"thought\":true";
       break;
     case k::tool_call:
       out += "{\"functionCall\":{";
       if (call_id && !p.id.empty()) {
         out += "\"id\":";
-        json::append_quoted(out, p.id);
+        detail::quote(out, p.id);
         out += ',';
       }
       out += "\"name\":";
-      json::append_quoted(out, p.name);
+      detail::quote(out, p.name);
       out += ",\"args\":";
       append_args(out, p.arguments);
       out += '}';
@@ -589,19 +663,19 @@ bool append_model_part(std::string& out, const ir::part& p, bool call_id,
     case k::document:
       if (p.url.empty()) {
         out += "{\"inlineData\":{\"mimeType\":";
-        json::append_quoted(out, p.media_type);
+        detail::quote(out, p.media_type);
         out += ",\"data\":";
-        json::append_quoted(out, p.data);
+        detail::quote(out, p.data);
         out += '}';
       } else {
         out += "{\"fileData\":{";
         if (!p.media_type.empty()) {
           out += "\"mimeType\":";
-          json::append_quoted(out, p.media_type);
+          detail::quote(out, p.media_type);
           out += ',';
         }
         out += "\"fileUri\":";
-        json::append_quoted(out, p.url);
+        detail::quote(out, p.url);
         out += '}';
       }
       break;
@@ -610,7 +684,7 @@ bool append_model_part(std::string& out, const ir::part& p, bool call_id,
   }
   if (!signature.empty()) {
     out += ",\"thoughtSignature\":";
-    json::append_quoted(out, signature);
+    detail::quote(out, signature);
   }
   out += '}';
   return true;
@@ -673,7 +747,7 @@ void append_error_object(std::string& out, const ir::api_error& e) {
   out += "{\"error\":{\"code\":";
   append_number(out, static_cast<std::int64_t>(status_for(e)));
   out += ",\"message\":";
-  json::append_quoted(out, e.message);
+  detail::quote(out, e.message);
   out += ",\"status\":\"";
   out += status_name(e.kind);
   out += "\"}}";
@@ -807,16 +881,18 @@ const bj::value* resolve_ref(const bj::value& root, std::string_view ref) {
 
 class schema_converter {
  public:
-  explicit schema_converter(const bj::value& root) : root_(root) {}
+  schema_converter(const bj::value& root, bj::storage_ptr sp) : root_(root), sp_(std::move(sp)) {}
+
+  void spend() { --budget_; }
 
   // `depth` counts schema levels (properties, items, anyOf...), so that inlining cannot nest
   // the output deeper than max_schema_depth.
   bj::value convert(const bj::value& in, int ref_depth, int depth) {
     --budget_;
-    if (!in.is_object()) return bj::object{};  // `true` / `false` schemas: Gemini has none
-    if (depth > max_schema_depth) return bj::object{{"type", "object"}};
+    if (!in.is_object()) return bj::object(sp_);  // `true` / `false` schemas: Gemini has none
+    if (depth > max_schema_depth) return bj::object({{"type", "object"}}, sp_);
     const auto& o = in.get_object();
-    bj::object out;
+    bj::object out(sp_);
     bool nullable = false;
     if (auto* ref = o.if_contains("$ref"); ref && ref->is_string()) {
       const bj::value* target = resolve_ref(root_, ref->get_string());
@@ -834,7 +910,7 @@ class schema_converter {
         type(v, out, nullable);
       } else if (k == "properties") {
         if (!v.is_object()) continue;
-        bj::object props;
+        bj::object props(sp_);
         for (const auto& p : v.get_object())
           props[p.key()] = convert(p.value(), ref_depth, depth + 1);
         if (!props.empty()) out["properties"] = std::move(props);
@@ -859,7 +935,7 @@ class schema_converter {
         if (v.is_null()) {
           nullable = true;
         } else if (!o.contains("enum")) {
-          bj::array e;
+          bj::array e(sp_);
           e.push_back(v.is_string() ? v : bj::value(detail::to_json(v)));
           out["enum"] = std::move(e);
         }
@@ -878,7 +954,7 @@ class schema_converter {
   }
 
  private:
-  static void type(const bj::value& v, bj::object& out, bool& nullable) {
+  void type(const bj::value& v, bj::object& out, bool& nullable) {
     if (v.is_string()) {
       auto t = lowercase(v.get_string());
       if (t == "null") {
@@ -889,7 +965,7 @@ class schema_converter {
       return;
     }
     if (!v.is_array()) return;
-    bj::array types;
+    bj::array types(sp_);
     for (const auto& t : v.get_array()) {
       if (!t.is_string()) continue;
       auto name = lowercase(t.get_string());
@@ -902,9 +978,9 @@ class schema_converter {
     if (types.size() == 1) {
       out["type"] = std::move(types[0]);
     } else if (types.size() > 1) {
-      bj::array branches;
+      bj::array branches(sp_);
       for (auto& t : types)
-        branches.push_back(bj::object{{"type", std::move(t)}});
+        branches.push_back(bj::object({{"type", std::move(t)}}, sp_));
       out["anyOf"] = std::move(branches);
     }
   }
@@ -916,7 +992,7 @@ class schema_converter {
   }
 
   void any_of(const bj::array& in, bj::object& out, bool& nullable, int ref_depth, int depth) {
-    bj::array branches;
+    bj::array branches(sp_);
     for (const auto& b : in) {
       auto c = convert(b, ref_depth, depth + 1);
       if (is_null_branch(c)) {
@@ -932,8 +1008,8 @@ class schema_converter {
     }
   }
 
-  static void enum_values(const bj::array& in, bj::object& out, bool& nullable) {
-    bj::array values;
+  void enum_values(const bj::array& in, bj::object& out, bool& nullable) {
+    bj::array values(sp_);
     for (const auto& v : in) {
       if (v.is_null()) {
         nullable = true;
@@ -981,15 +1057,124 @@ class schema_converter {
   }
 
   const bj::value& root_;
+  bj::storage_ptr sp_;  // where the converted tree is built
   // Bounds the work $ref inlining can cause: past it, references become {"type":"object"}.
   long budget_ = 10000;
   long bytes_ = 2L << 20;
   std::unordered_map<const bj::value*, long> sizes_;
 };
 
+// to_gemini_schema written straight out, for the encoder: most schemas are plain (properties,
+// items, enums of strings, descriptions) and need no tree to be built. A node that is not plain
+// ($ref, anyOf, allOf, const, type lists...) is converted by schema_converter, whose output it
+// matches byte for byte on plain nodes.
+class schema_writer {
+ public:
+  schema_writer(std::string& out, const bj::value& root)
+      : out_(out), converter_(root, bj::storage_ptr(&arena_)) {}
+
+  void write(const bj::value& node, int depth) {
+    if (node.is_object() && !plain(node.get_object()) && depth <= max_schema_depth) {
+      detail::append_json(out_, converter_.convert(node, 0, depth));
+      return;
+    }
+    converter_.spend();  // as convert() would: the same budget, spent in the same order
+    if (!node.is_object()) {
+      out_ += "{}";
+      return;
+    }
+    if (depth > max_schema_depth) {
+      out_ += R"({"type":"object"})";
+      return;
+    }
+    const auto& o = node.get_object();
+    out_ += '{';
+    bool first = true;
+    bool nullable = false;
+    auto key = [&](std::string_view k) {
+      if (!first) out_ += ',';
+      first = false;
+      detail::quote(out_, k);
+      out_ += ':';
+    };
+    for (const auto& m : o) {
+      std::string_view k = m.key();
+      const bj::value& v = m.value();
+      if (k == "type") {
+        if (!v.is_string()) continue;
+        key(k);
+        std::string_view t = v.get_string();
+        if (has_upper(t)) {
+          detail::quote(out_, lowercase(t));
+        } else {
+          detail::quote(out_, t);
+        }
+      } else if (k == "properties") {
+        if (!v.is_object() || v.get_object().empty()) continue;
+        key(k);
+        out_ += '{';
+        bool first_property = true;
+        for (const auto& p : v.get_object()) {
+          if (!first_property) out_ += ',';
+          first_property = false;
+          detail::quote(out_, p.key());
+          out_ += ':';
+          write(p.value(), depth + 1);
+        }
+        out_ += '}';
+      } else if (k == "items") {
+        key(k);
+        write(v, depth + 1);
+      } else if (k == "enum") {
+        if (!v.is_array() || v.get_array().empty()) continue;
+        key(k);
+        detail::append_json(out_, v);
+      } else if (k == "format") {
+        if (!v.is_string() || !known_format(v.get_string())) continue;
+        key(k);
+        detail::append_json(out_, v);
+      } else if (k == "nullable") {
+        if (v.is_bool() && v.get_bool()) nullable = true;
+      } else if (plain_keyword(k)) {
+        key(k);
+        detail::append_json(out_, v);
+      }
+    }
+    if (nullable) {
+      key("nullable");
+      out_ += "true";
+    }
+    out_ += '}';
+  }
+
+ private:
+  static bool plain(const bj::object& o) {
+    for (const auto& m : o) {
+      std::string_view k = m.key();
+      const bj::value& v = m.value();
+      if (k == "$ref" || k == "anyOf" || k == "oneOf" || k == "allOf" || k == "const") return false;
+      if (k == "type" && (v.is_array() || (v.is_string() && is_null_type(v.get_string()))))
+        return false;
+      if (k == "items" && v.is_array()) return false;
+      if (k == "enum" && v.is_array()) {
+        for (const auto& e : v.get_array())
+          if (!e.is_string()) return false;
+      }
+    }
+    return true;
+  }
+
+  std::string& out_;
+  unsigned char buf_[4096];
+  bj::monotonic_resource arena_{buf_, sizeof buf_};
+  schema_converter converter_;  // one for the whole schema: one budget
+};
+
+// Builds in default storage: the result outlives the parsed body it reads from.
 bj::value from_gemini(const bj::value& in) {
-  if (!in.is_object()) return in;
+  if (!in.is_object()) return bj::value(in, bj::storage_ptr());
   bj::object out;
+  out.reserve(in.get_object().size());
   bool nullable = false;
   for (const auto& m : in.get_object()) {
     std::string_view k = m.key();
@@ -1029,9 +1214,26 @@ bj::value from_gemini(const bj::value& in) {
 }  // namespace
 
 bj::value to_gemini_schema(const bj::value& schema) {
-  schema_converter c(schema);
+  schema_converter c(schema, {});
   return c.convert(schema, 0, 0);
 }
+
+namespace detail {
+
+bool append_gemini_schema(std::string& out, const bj::value& schema) {
+  std::size_t mark = out.size();
+  schema_writer w(out, schema);
+  w.write(schema, 0);
+  // Gemini rejects an OBJECT with empty properties: a tool without arguments has no parameters.
+  std::string_view written = std::string_view(out).substr(mark);
+  if (written == "{}" || written == R"({"type":"object"})") {
+    out.resize(mark);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace detail
 
 bj::value from_gemini_schema(const bj::value& schema) {
   return from_gemini(schema);
@@ -1159,6 +1361,7 @@ class request_reader {
         r_.messages.emplace_back();
         current = &r_.messages.back();
         current->who = who;
+        current->parts.reserve(arr.size() - j);
       }
       detail::push_part(current->parts, std::move(p));
     }
@@ -1494,7 +1697,7 @@ void append_function_response(std::string& out, const ir::part& p, const std::st
     }
   }
   out += "{\"functionResponse\":{\"name\":";
-  json::append_quoted(out, name);
+  detail::quote(out, name);
   out += ",\"response\":";
   std::size_t at = text.find_first_not_of(" \t\r\n");
   if (at != std::string_view::npos && text[at] == '{') {
@@ -1507,7 +1710,7 @@ void append_function_response(std::string& out, const ir::part& p, const std::st
     }
   }
   out += p.is_error ? "{\"error\":" : "{\"output\":";
-  json::append_quoted(out, text);
+  detail::quote(out, text);
   out += "}}}";
 }
 
@@ -1526,8 +1729,12 @@ void add_dropped(ir::dropped_fields& dropped, std::string_view name) {
 }  // namespace
 
 std::variant<ir::request, error> decode_request(std::string_view body) {
+  // The parsed body lives only for this call: one arena, released at once (Boost skips the
+  // per-node destruction for it). What the IR keeps is copied out of it into its own storage.
+  unsigned char buf[16384];
+  bj::monotonic_resource arena(buf, sizeof buf);
   bj::error_code ec;
-  bj::value v = bj::parse(body, ec, {}, detail::parse_options());
+  bj::value v = bj::parse(body, ec, &arena, detail::parse_options());
   if (ec) return bad_request("request body is not valid JSON", "");
   if (!v.is_object()) return bad_request("request body must be a JSON object", "");
   ir::request r;
@@ -1542,7 +1749,7 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
     return bad_request("n > 1 is not supported with a Gemini upstream (candidateCount)", "n");
   const bool own = r.source == ir::protocol::gemini;
   std::string out;
-  out.reserve(1024);
+  out.reserve(4096);
   out += "{\"contents\":[";
   contents_writer contents(out);
   // tool call id -> name, for functionResponse.name when a result does not carry it.
@@ -1617,7 +1824,7 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
     if (!p.cache_control.is_null()) add_dropped(dropped, "cache_control");
     if (p.text.empty()) continue;
     out += has_system ? ",{\"text\":" : ",\"systemInstruction\":{\"parts\":[{\"text\":";
-    json::append_quoted(out, p.text);
+    detail::quote(out, p.text);
     out += '}';
     has_system = true;
   }
@@ -1637,22 +1844,15 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
       const auto& t = r.tools[i];
       if (i) out += ',';
       out += "{\"name\":";
-      json::append_quoted(out, t.name);
+      detail::quote(out, t.name);
       if (!t.description.empty()) {
         out += ",\"description\":";
-        json::append_quoted(out, t.description);
+        detail::quote(out, t.description);
       }
       if (t.parameters.is_object()) {
-        auto schema = to_gemini_schema(t.parameters);
-        // Gemini rejects an OBJECT with empty properties: a tool without arguments has no
-        // parameters at all.
-        const auto& so = schema.get_object();
-        bool trivial =
-            so.empty() || (so.size() == 1 && so.contains("type") && so.at("type") == "object");
-        if (!trivial) {
-          out += ",\"parameters\":";
-          detail::append_json(out, schema);
-        }
+        std::size_t mark = out.size();
+        out += ",\"parameters\":";
+        if (!detail::append_gemini_schema(out, t.parameters)) out.resize(mark);
       }
       out += '}';
       if (t.strict.value_or(false)) strict = true;
@@ -1667,7 +1867,7 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
       if (!key.starts_with("tools.")) continue;
       open_tools();
       out += '{';
-      json::append_quoted(out, key.substr(6));
+      detail::quote(out, key.substr(6));
       out += ':';
       detail::append_json(out, e.value());
       out += '}';
@@ -1700,7 +1900,7 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
           out += "ANY\"";
           if (!r.choice.name.empty()) {
             out += ",\"allowedFunctionNames\":[";
-            json::append_quoted(out, r.choice.name);
+            detail::quote(out, r.choice.name);
             out += ']';
           }
           break;
@@ -1714,7 +1914,7 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
         std::string_view key = e.key();
         if (!key.starts_with("toolConfig.")) continue;
         open();
-        json::append_quoted(out, key.substr(11));
+        detail::quote(out, key.substr(11));
         out += ':';
         detail::append_json(out, e.value());
       }
@@ -1732,7 +1932,7 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
       g += '[';
       for (std::size_t i = 0; i < r.stop.size(); ++i) {
         if (i) g += ',';
-        json::append_quoted(g, r.stop[i]);
+        detail::quote(g, r.stop[i]);
       }
       g += ']';
     }
@@ -1778,7 +1978,7 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
       }
       if (level) {
         append_key(g, tf, "thinkingLevel");
-        json::append_quoted(g, rc.effort);
+        detail::quote(g, rc.effort);
       }
       if (include) {
         append_key(g, tf, "includeThoughts");
@@ -1795,7 +1995,7 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
         if (key == "responseMimeType" && r.format.type != fk::text) continue;
         if (!first) g += ',';
         first = false;
-        json::append_quoted(g, key);  // the client's name: it may need escaping
+        detail::quote(g, key);  // the client's name: it may need escaping
         g += ':';
         detail::append_json(g, e.value());
       }
@@ -1818,7 +2018,7 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
         key.starts_with("generationConfig."))
       continue;
     out += ',';
-    json::append_quoted(out, key);
+    detail::quote(out, key);
     out += ':';
     detail::append_json(out, e.value());
   }
@@ -1839,7 +2039,9 @@ error bad_response(std::string message) {
 
 std::variant<ir::response, error> decode_response(std::string_view body) {
   bj::error_code ec;
-  bj::value v = bj::parse(body, ec, {}, detail::parse_options());
+  unsigned char buf[8192];
+  bj::monotonic_resource arena(buf, sizeof buf);
+  bj::value v = bj::parse(body, ec, &arena, detail::parse_options());
   if (ec || !v.is_object()) return bad_response("Gemini response is not a JSON object");
   const auto& o = v.get_object();
   if (o.contains("error")) return bad_response("Gemini response holds an error object");
@@ -1931,11 +2133,11 @@ std::string encode_response(const ir::response& r) {
   detail::append_usage(out, r.tokens, true);
   if (!r.model.empty()) {
     out += ",\"modelVersion\":";
-    json::append_quoted(out, r.model);
+    detail::quote(out, r.model);
   }
   if (!r.id.empty()) {
     out += ",\"responseId\":";
-    json::append_quoted(out, r.id);
+    detail::quote(out, r.id);
   }
   out += '}';
   return out;

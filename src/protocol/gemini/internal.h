@@ -68,6 +68,15 @@ std::string_view status_name(ir::error_kind kind);
 void append_error_object(std::string& out, const ir::api_error& e);
 
 void append_number(std::string& out, double v);
+// Appends `text` as a JSON string literal; as sy::json::append_quoted, but it appends runs of
+// plain characters whole (the encoders' hottest loop).
+void quote(std::string& out, std::string_view text);
+
+// Appends the tool parameters converted to Gemini's schema (schema.h); returns false, having
+// appended nothing, for a schema that says nothing (an object without properties), which
+// Gemini rejects as parameters.
+bool append_gemini_schema(std::string& out, const boost::json::value& schema);
+
 // JSON text of `v`: compact, doubles in their shortest form ("0.7", not Boost's "7E-1"), and
 // never "Infinity" (Boost's serializer writes that for an overflowed number such as 1e999).
 void append_json(std::string& out, const boost::json::value& v);

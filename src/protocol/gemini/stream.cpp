@@ -3,7 +3,6 @@
 // usageMetadata (running totals) on every event and finishReason on the last one.
 #include "protocol/gemini/stream.h"
 
-#include "common/json.h"
 #include "protocol/gemini/internal.h"
 
 #include <boost/json.hpp>
@@ -261,9 +260,9 @@ void stream_encoder::end_candidate(std::string& out, bool last) {
   out += ",\"index\":0}]";
   if (last) detail::append_usage(out, tokens_, true);
   out += ",\"modelVersion\":";
-  json::append_quoted(out, model_.empty() ? options_.model : model_);
+  detail::quote(out, model_.empty() ? options_.model : model_);
   out += ",\"responseId\":";
-  json::append_quoted(out, id_.empty() ? options_.id : id_);
+  detail::quote(out, id_.empty() ? options_.id : id_);
   out += '}';
   end_object(out);
 }
@@ -272,11 +271,11 @@ void stream_encoder::append_call(std::string& out) {
   out += "{\"functionCall\":{";
   if (!call_id_.empty()) {
     out += "\"id\":";
-    json::append_quoted(out, call_id_);
+    detail::quote(out, call_id_);
     out += ',';
   }
   out += "\"name\":";
-  json::append_quoted(out, call_name_);
+  detail::quote(out, call_name_);
   out += ",\"args\":";
   detail::append_args(out, call_args_);
   out += "}}";
@@ -305,7 +304,7 @@ void stream_encoder::encode(const ir::stream_event& ev, std::string& out) {
       flush_call(out);
       begin_candidate(out);
       out += "{\"text\":";
-      json::append_quoted(out, ev.text);
+      detail::quote(out, ev.text);
       if (ev.type == sk::reasoning_delta) out += ",\"thought\":true";
       out += '}';
       end_candidate(out, false);
@@ -317,7 +316,7 @@ void stream_encoder::encode(const ir::stream_event& ev, std::string& out) {
       flush_call(out);
       begin_candidate(out);
       out += "{\"text\":\"\",\"thought\":true,\"thoughtSignature\":";
-      json::append_quoted(out, ev.text);
+      detail::quote(out, ev.text);
       out += '}';
       end_candidate(out, false);
       break;
