@@ -249,15 +249,24 @@ void stream_encoder::begin_candidate(std::string& out) {
 void stream_encoder::end_candidate(std::string& out, bool last) {
   out += "],\"role\":\"model\"}";
   if (last) {
-    auto reason = detail::finish_to(reason_);
-    // A stream that ended cleanly without a reason still needs one: the SDK's chat keeps a
-    // streamed turn in its history only when some chunk had a finishReason.
-    if (reason.empty()) reason = "STOP";
-    out += ",\"finishReason\":\"";
-    out += reason;
-    out += '"';
+    out += ',';
+    append_finish(out);
   }
   out += ",\"index\":0}]";
+  end_response(out, last);
+}
+
+void stream_encoder::append_finish(std::string& out) {
+  auto reason = detail::finish_to(reason_);
+  // A stream that ended cleanly without a reason still needs one: the SDK's chat keeps a
+  // streamed turn in its history only when some chunk had a finishReason.
+  if (reason.empty()) reason = "STOP";
+  out += "\"finishReason\":\"";
+  out += reason;
+  out += '"';
+}
+
+void stream_encoder::end_response(std::string& out, bool last) {
   if (last) detail::append_usage(out, tokens_, true);
   out += ",\"modelVersion\":";
   detail::quote(out, model_.empty() ? options_.model : model_);
@@ -267,26 +276,55 @@ void stream_encoder::end_candidate(std::string& out, bool last) {
   end_object(out);
 }
 
-void stream_encoder::append_call(std::string& out) {
-  out += "{\"functionCall\":{";
-  if (!call_id_.empty()) {
-    out += "\"id\":";
-    detail::quote(out, call_id_);
-    out += ',';
+void stream_encoder::append_held(std::string& out) {
+  switch (held_) {
+    case held::text:
+      out += "{\"text\":";
+      detail::quote(out, held_text_);
+      out += '}';
+      break;
+    case held::thought:
+      out += "{\"text\":";
+      detail::quote(out, held_text_);
+      out += ",\"thought\":true}";
+      break;
+    case held::signature:
+      // An empty thought part of its own: a Gemini client keeps it in its history, and our
+      // request decoder folds it into the thought parts before it (one signed reasoning block).
+      out += "{\"text\":\"\",\"thought\":true,\"thoughtSignature\":";
+      detail::quote(out, held_text_);
+      out += '}';
+      break;
+    case held::call:
+      out += "{\"functionCall\":{";
+      if (!call_id_.empty()) {
+        out += "\"id\":";
+        detail::quote(out, call_id_);
+        out += ',';
+      }
+      out += "\"name\":";
+      detail::quote(out, call_name_);
+      out += ",\"args\":";
+      detail::append_args(out, held_text_);
+      out += "}}";
+      break;
+    case held::none:
+      break;
   }
-  out += "\"name\":";
-  detail::quote(out, call_name_);
-  out += ",\"args\":";
-  detail::append_args(out, call_args_);
-  out += "}}";
 }
 
-void stream_encoder::flush_call(std::string& out) {
-  if (!call_open_) return;
+void stream_encoder::flush_held(std::string& out) {
+  if (held_ == held::none) return;
   begin_candidate(out);
-  append_call(out);
+  append_held(out);
   end_candidate(out, false);
-  call_open_ = false;
+  held_ = held::none;
+}
+
+void stream_encoder::hold(std::string& out, held what, std::string_view text) {
+  flush_held(out);
+  held_ = what;
+  held_text_.assign(text);
 }
 
 void stream_encoder::encode(const ir::stream_event& ev, std::string& out) {
@@ -299,38 +337,24 @@ void stream_encoder::encode(const ir::stream_event& ev, std::string& out) {
       tokens_.merge(ev.tokens);
       break;
     case sk::text_delta:
+      // Gemini never sends an empty text part, and refuses one sent back as history.
+      if (!ev.text.empty()) hold(out, held::text, ev.text);
+      break;
     case sk::reasoning_delta:
-      if (ev.text.empty()) break;  // the SDK counts a chunk without parts as invalid
-      flush_call(out);
-      begin_candidate(out);
-      out += "{\"text\":";
-      detail::quote(out, ev.text);
-      if (ev.type == sk::reasoning_delta) out += ",\"thought\":true";
-      out += '}';
-      end_candidate(out, false);
+      if (!ev.text.empty()) hold(out, held::thought, ev.text);
       break;
     case sk::reasoning_signature:
-      // Its own empty thought part: a Gemini client keeps it in its history, and our request
-      // decoder folds it into the thought parts before it (one signed reasoning block).
-      if (ev.text.empty()) break;
-      flush_call(out);
-      begin_candidate(out);
-      out += "{\"text\":\"\",\"thought\":true,\"thoughtSignature\":";
-      detail::quote(out, ev.text);
-      out += '}';
-      end_candidate(out, false);
+      if (!ev.text.empty()) hold(out, held::signature, ev.text);
       break;
     case sk::redacted_reasoning:
       break;  // opaque Anthropic data: a Gemini client could do nothing with it
     case sk::tool_call_start:
-      flush_call(out);
-      call_open_ = true;
+      hold(out, held::call, {});
       call_id_ = ev.id;
       call_name_ = ev.name;
-      call_args_.clear();
       break;
     case sk::tool_args_delta:
-      if (call_open_) call_args_ += ev.text;
+      if (held_ == held::call) held_text_ += ev.text;
       break;
     case sk::usage:
       tokens_.merge(ev.tokens);
@@ -339,9 +363,9 @@ void stream_encoder::encode(const ir::stream_event& ev, std::string& out) {
       reason_ = ev.reason;
       break;
     case sk::error:
-      // A call whose arguments are complete still goes out; one cut short is not worth sending.
-      if (call_open_ && complete_object(call_args_)) flush_call(out);
-      call_open_ = false;
+      // What is held is complete and goes out, except a call whose arguments were cut short.
+      if (held_ == held::call && !complete_object(held_text_)) held_ = held::none;
+      flush_held(out);
       begin_object(out);
       detail::append_error_object(out, ev.failure);
       end_object(out);
@@ -354,14 +378,21 @@ void stream_encoder::finish(std::string& out) {
   if (finished_) return;
   finished_ = true;
   if (!failed_) {
-    begin_candidate(out);
-    if (call_open_) {
-      append_call(out);
-      call_open_ = false;
+    if (held_ != held::none) {
+      // The last part rides with the finish reason, as in Gemini's own streams.
+      begin_candidate(out);
+      append_held(out);
+      held_ = held::none;
+      end_candidate(out, true);
     } else {
-      out += "{\"text\":\"\"}";  // the finishReason needs a chunk, and a chunk needs a part
+      // Nothing to say: a last chunk without content (an empty text part would be refused if
+      // the client sent it back).
+      begin_object(out);
+      out += "{\"candidates\":[{";
+      append_finish(out);
+      out += ",\"index\":0}]";
+      end_response(out, true);
     }
-    end_candidate(out, true);
   }
   if (options_.json_array) out += ']';
 }

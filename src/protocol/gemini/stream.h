@@ -40,15 +40,23 @@ class stream_encoder final : public ir::stream_encoder {
   std::string_view content_type() const override;
 
  private:
+  // The last content part is held back until the next one (or the end) comes: Gemini's last
+  // chunk carries its last part together with finishReason, and a chunk with no part, or an
+  // empty text part, is what Gemini never sends.
+  enum class held { none, text, thought, signature, call };
+
   void begin_object(std::string& out);
   void end_object(std::string& out);
   // {"candidates":[{"content":{"parts":[ ... up to where the parts go.
   void begin_candidate(std::string& out);
-  // ... ],"role":"model"}[,"finishReason"],"index":0}][,usageMetadata],"modelVersion",
-  // "responseId"}
+  // ... ],"role":"model"}[,"finishReason"],"index":0}] and the rest of the response.
   void end_candidate(std::string& out, bool last);
-  void flush_call(std::string& out);
-  void append_call(std::string& out);
+  void append_finish(std::string& out);
+  // [,usageMetadata],"modelVersion","responseId"} and the framing.
+  void end_response(std::string& out, bool last);
+  void append_held(std::string& out);
+  void flush_held(std::string& out);
+  void hold(std::string& out, held what, std::string_view text);
 
   ir::stream_options options_;
   std::string id_;
@@ -58,11 +66,10 @@ class stream_encoder final : public ir::stream_encoder {
   bool failed_ = false;    // an error object was written: nothing but the closing follows
   ir::finish_reason reason_ = ir::finish_reason::none;
   ir::usage tokens_;
-  // A tool call being assembled from argument fragments; written whole, as Gemini sends them.
-  bool call_open_ = false;
+  held held_ = held::none;
+  std::string held_text_;  // text, thought, signature, or a call's arguments so far
   std::string call_id_;
   std::string call_name_;
-  std::string call_args_;
 };
 
 }  // namespace sy::gemini

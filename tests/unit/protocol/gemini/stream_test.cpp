@@ -341,17 +341,15 @@ TEST(gemini_stream, encoder_sse_framing) {
                         usage_event(10, 5), finish_event(ir::finish_reason::stop)})
     enc.encode(e, out);
   enc.finish(out);
+  // Each part is held back until the next one: the last one rides with the finish reason.
   EXPECT_EQ(out,
             "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Hel\"}],\"role\":"
             "\"model\"},\"index\":0}],\"modelVersion\":\"gpt-4o\",\"responseId\":\"chatcmpl-1\"}"
             "\r\n\r\n"
             "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"lo\\n\\\"x\\\"\"}],"
-            "\"role\":\"model\"},\"index\":0}],\"modelVersion\":\"gpt-4o\",\"responseId\":"
-            "\"chatcmpl-1\"}\r\n\r\n"
-            "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"\"}],\"role\":\"model\"},"
-            "\"finishReason\":\"STOP\",\"index\":0}],\"usageMetadata\":{\"promptTokenCount\":10,"
-            "\"candidatesTokenCount\":5,\"totalTokenCount\":15},\"modelVersion\":\"gpt-4o\","
-            "\"responseId\":\"chatcmpl-1\"}\r\n\r\n");
+            "\"role\":\"model\"},\"finishReason\":\"STOP\",\"index\":0}],\"usageMetadata\":{"
+            "\"promptTokenCount\":10,\"candidatesTokenCount\":5,\"totalTokenCount\":15},"
+            "\"modelVersion\":\"gpt-4o\",\"responseId\":\"chatcmpl-1\"}\r\n\r\n");
 
   // Read back by our own decoder.
   auto d = decode(out);
@@ -422,7 +420,7 @@ TEST(gemini_stream, encoder_json_array) {
   auto v = parse(out);
   ASSERT_TRUE(v.is_array()) << out;
   auto arr = v.get_array();
-  ASSERT_EQ(arr.size(), 4u) << out;
+  ASSERT_EQ(arr.size(), 3u) << out;
   EXPECT_TRUE(out.starts_with("[{"));
   EXPECT_TRUE(out.ends_with("}]"));
   EXPECT_NE(out.find("},\r\n{"), std::string::npos);
@@ -431,14 +429,16 @@ TEST(gemini_stream, encoder_json_array) {
   EXPECT_EQ(arr[0].at("modelVersion"), "gemini-client-model");
   EXPECT_TRUE(json_equal(arr[1].at_pointer("/candidates/0/content/parts/0"),
                          parse(R"({"functionCall":{"name":"f","args":{}}})")));
-  EXPECT_EQ(arr[3].at_pointer("/candidates/0/finishReason"), "MAX_TOKENS");
-  EXPECT_FALSE(arr[3].as_object().contains("usageMetadata"));
+  EXPECT_TRUE(json_equal(arr[2].at("candidates"), parse(R"([{"content":{"parts":[{"text":"b"}],
+      "role":"model"},"finishReason":"MAX_TOKENS","index":0}])")));
+  EXPECT_FALSE(arr[2].as_object().contains("usageMetadata"));
 
-  // Nothing at all: still one array with one final object.
-  auto empty = parse(encode(array_options(), {}));
-  ASSERT_TRUE(empty.is_array());
-  ASSERT_EQ(empty.get_array().size(), 1u);
-  EXPECT_EQ(empty.at_pointer("/0/candidates/0/finishReason"), "STOP");
+  // Nothing at all: still one array with one final object, which has no content (an empty
+  // text part is what Gemini refuses when a client sends it back).
+  auto empty = encode(array_options(), {usage_event(3, 0), finish_event(ir::finish_reason::stop)});
+  EXPECT_EQ(empty, R"([{"candidates":[{"finishReason":"STOP","index":0}],"usageMetadata":)"
+                   R"({"promptTokenCount":3,"candidatesTokenCount":0,"totalTokenCount":3},)"
+                   R"("modelVersion":"gemini-client-model","responseId":"fallback-id"}])");
 }
 
 TEST(gemini_stream, encoder_error) {
@@ -510,6 +510,28 @@ TEST(gemini_stream, recorded_streams_survive_decode_encode_decode) {
       EXPECT_EQ(second.front().id,
                 first.events.front().id.empty() ? "fallback-id" : first.events.front().id);
       EXPECT_EQ(second.back().type, kind::finish);
+      // Gemini's stream invariants (checked by the SDK matrix too): only the last chunk has a
+      // finishReason, and no chunk has an empty text part outside a thought.
+      std::vector<bj::value> chunks;
+      if (array) {
+        auto all = parse(out);
+        for (const auto& item : all.get_array())
+          chunks.push_back(item);
+      } else {
+        sse::parser p;
+        p.feed(out, [&](const sse::event& e) { chunks.push_back(parse(e.data)); });
+      }
+      for (std::size_t i = 0; i < chunks.size(); ++i) {
+        const auto& c = chunks[i].at_pointer("/candidates/0").as_object();
+        EXPECT_EQ(c.contains("finishReason"), i + 1 == chunks.size()) << chunks[i];
+        if (const auto* content = c.if_contains("content")) {
+          for (const auto& part : content->at("parts").as_array()) {
+            const auto* text = part.as_object().if_contains("text");
+            EXPECT_FALSE(text && text->as_string().empty() && !part.as_object().contains("thought"))
+                << chunks[i];
+          }
+        }
+      }
     }
   }
 }
