@@ -7,6 +7,12 @@
 //   "generationConfig.<name>" / "toolConfig.<name>", tools other than functionDeclarations
 //   (googleSearch, codeExecution, ...) as "tools.<kind>". Another protocol's encoder reports
 //   those names as dropped, which says exactly what was lost.
+// - Thought signatures: a request keeps each on the part that carried it; a response moves it to
+//   a reasoning part (the only place other protocols carry one), and encoding a request of
+//   another protocol moves a reasoning part's signature to the part after the thoughts, where
+//   Gemini wants it. Consecutive thought parts are one reasoning block.
+// - A tool result whose text is a JSON object is sent as functionResponse.response itself
+//   (Gemini reads an object without "output" as the output), so {"output": 42} round-trips.
 #include "protocol/gemini/codec.h"
 
 #include "protocol/gemini/internal.h"
@@ -1802,7 +1808,8 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
       // it on the thinking block) belongs, for Gemini, on the part that follows the thoughts:
       // Gemini 3 rejects a functionCall of the current turn without its signature.
       if (!own && p.type == k::reasoning && !p.signature.empty() && j + 1 < m.parts.size() &&
-          (m.parts[j + 1].type == k::tool_call || m.parts[j + 1].type == k::text) &&
+          (m.parts[j + 1].type == k::tool_call ||
+           (m.parts[j + 1].type == k::text && !m.parts[j + 1].text.empty())) &&
           m.parts[j + 1].signature.empty()) {
         carried = p.signature;
         signature = {};
@@ -1886,7 +1893,9 @@ std::variant<std::string, error> encode_request(const ir::request& r, ir::droppe
       first = false;
     };
     using ck = ir::tool_choice::kind;
-    if (r.choice.type != ck::unset) {
+    // Gemini refuses a function calling config without function declarations ("Function calling
+    // config is set without function_declarations"); without tools the choice means nothing.
+    if (r.choice.type != ck::unset && !r.tools.empty()) {
       open();
       out += "\"functionCallingConfig\":{\"mode\":\"";
       switch (r.choice.type) {
@@ -2111,7 +2120,9 @@ std::variant<ir::response, error> decode_response(std::string_view body) {
 std::string encode_response(const ir::response& r) {
   std::string out;
   out.reserve(512);
-  out += "{\"candidates\":[{\"content\":{\"parts\":[";
+  out += "{\"candidates\":[{";
+  const std::size_t no_content = out.size();
+  out += "\"content\":{\"parts\":[";
   bool first = true;
   for (const auto& p : r.parts) {
     std::size_t mark = out.size();
@@ -2122,14 +2133,20 @@ std::string encode_response(const ir::response& r) {
       out.resize(mark);
     }
   }
-  out += "],\"role\":\"model\"}";
+  if (first) {
+    // Nothing to say (a blocked or empty answer): like Gemini, no content rather than an empty
+    // one, which a client would keep and send back.
+    out.resize(no_content);
+  } else {
+    out += "],\"role\":\"model\"},";
+  }
   auto reason = detail::finish_to(r.finish);
   if (!reason.empty()) {
-    out += ",\"finishReason\":\"";
+    out += "\"finishReason\":\"";
     out += reason;
-    out += '"';
+    out += "\",";
   }
-  out += ",\"index\":0}]";
+  out += "\"index\":0}]";
   detail::append_usage(out, r.tokens, true);
   if (!r.model.empty()) {
     out += ",\"modelVersion\":";

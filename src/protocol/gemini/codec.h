@@ -1,6 +1,6 @@
-// The gemini codec of the protocol hub: Gemini generateContent (POST
-// /v1beta/models/{model}:generateContent); the model and the stream flag live in the URL, so
-// decode_request leaves them to the caller and encode_request does not write them <-> IR.
+// The gemini codec of the protocol hub: Gemini generateContent
+// (POST /v1beta/models/{model}:generateContent) <-> IR. The model and the stream flag live in the
+// URL, so decode_request leaves them to the caller and encode_request does not write them.
 // Stateless; see protocol/ir/codec.h for the contract and docs/protocols.md for the mapping.
 #pragma once
 

@@ -669,6 +669,12 @@ TEST(gemini_codec, encoder_refusals_and_choices) {
   EXPECT_EQ(std::get<error>(no_name).param, "messages[1]");
 
   using ck = ir::tool_choice::kind;
+  // Without tools a choice says nothing, and Gemini refuses a lone functionCallingConfig.
+  r.choice.type = ck::required;
+  EXPECT_FALSE(parse(encode_ok(r)).as_object().contains("toolConfig"));
+  ir::tool pick;
+  pick.name = "pick";
+  r.tools.push_back(pick);
   const std::pair<ck, const char*> choices[] = {
       {ck::auto_, R"({"mode":"AUTO"})"},
       {ck::none, R"({"mode":"NONE"})"},
@@ -683,6 +689,7 @@ TEST(gemini_codec, encoder_refusals_and_choices) {
         << out;
   }
   r.choice = {};
+  r.tools.clear();
   r.format.type = ir::response_format::kind::json_object;
   EXPECT_TRUE(json_equal(parse(encode_ok(r)).at("generationConfig"),
                          parse(R"({"responseMimeType": "application/json"})")));
@@ -756,6 +763,12 @@ TEST(gemini_codec, thought_parts_and_signatures) {
       {"text": "hmm", "thought": true},
       {"functionCall": {"name": "f", "args": {}}, "thoughtSignature": "c2ln"}])")));
   EXPECT_EQ(dropped, ir::dropped_fields{"redacted_reasoning"});
+
+  // Followed by nothing it could ride on (an empty text is not written): it stays on the
+  // thought.
+  a.messages[1].parts = {thinking, text_part("")};
+  EXPECT_TRUE(json_equal(parse(encode_ok(a)).at_pointer("/contents/1/parts"), parse(R"([
+      {"text": "hmm", "thought": true, "thoughtSignature": "c2ln"}])")));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1014,10 +1027,12 @@ TEST(gemini_codec, encodes_a_response) {
     f.finish = reason;
     EXPECT_EQ(parse(gemini::encode_response(f)).at_pointer("/candidates/0/finishReason"), name);
   }
-  EXPECT_FALSE(parse(gemini::encode_response({}))
-                   .at_pointer("/candidates/0")
-                   .as_object()
-                   .contains("finishReason"));
+  EXPECT_EQ(gemini::encode_response({}), R"({"candidates":[{"index":0}]})");
+  // A blocked answer has no content, rather than an empty one a client would send back.
+  ir::response blocked;
+  blocked.finish = ir::finish_reason::content_filter;
+  EXPECT_EQ(gemini::encode_response(blocked),
+            R"({"candidates":[{"finishReason":"SAFETY","index":0}]})");
 }
 
 TEST(gemini_codec, response_signatures_move_to_reasoning_parts) {
