@@ -186,13 +186,15 @@ probe_messages() {  # base_url
   code="$(curl -sS -o "$out" -w '%{http_code}' --max-time 10 -H 'x-api-key: sk-ant-bench' \
     -H 'anthropic-version: 2023-06-01' -H 'Content-Type: application/json' -d "$json" "$url")" ||
     code="curl failed"
-  [[ "$code" == 200 ]] && grep -q '"type":"message"' "$out" ||
+  if [[ "$code" != 200 ]] || ! grep -q '"type":"message"' "$out"; then
     die "fake upstream: POST /v1/messages answered '$code' instead of 200 with a message"
+  fi
   code="$(curl -sS -N -o "$out" -w '%{http_code}' --max-time 10 -H 'x-api-key: sk-ant-bench' \
     -H 'anthropic-version: 2023-06-01' -H 'Content-Type: application/json' -d "$stream" "$url")" ||
     code="curl failed"
-  [[ "$code" == 200 ]] && grep -q '^event: message_stop' "$out" ||
+  if [[ "$code" != 200 ]] || ! grep -q '^event: message_stop' "$out"; then
     die "fake upstream: streamed POST /v1/messages answered '$code' instead of 200 with message_stop"
+  fi
 }
 
 # ---- Codec micro-benchmarks (before any server runs, on a quiet machine) ------------------------
