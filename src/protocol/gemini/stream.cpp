@@ -327,6 +327,11 @@ void stream_encoder::hold(std::string& out, held what, std::string_view text) {
   held_text_.assign(text);
 }
 
+void stream_encoder::send_now(std::string& out, held what, std::string_view text) {
+  hold(out, what, text);
+  flush_held(out);
+}
+
 void stream_encoder::encode(const ir::stream_event& ev, std::string& out) {
   if (failed_ || finished_) return;
   using sk = ir::stream_event::kind;
@@ -336,15 +341,18 @@ void stream_encoder::encode(const ir::stream_event& ev, std::string& out) {
       if (!ev.name.empty()) model_ = ev.name;
       tokens_.merge(ev.tokens);
       break;
+    // Text goes out at once (holding it back until the next event would delay every delta by
+    // one event); only a function call waits, for its arguments to be complete. The finish
+    // reason then comes in a last chunk of its own, without content.
     case sk::text_delta:
       // Gemini never sends an empty text part, and refuses one sent back as history.
-      if (!ev.text.empty()) hold(out, held::text, ev.text);
+      if (!ev.text.empty()) send_now(out, held::text, ev.text);
       break;
     case sk::reasoning_delta:
-      if (!ev.text.empty()) hold(out, held::thought, ev.text);
+      if (!ev.text.empty()) send_now(out, held::thought, ev.text);
       break;
     case sk::reasoning_signature:
-      if (!ev.text.empty()) hold(out, held::signature, ev.text);
+      if (!ev.text.empty()) send_now(out, held::signature, ev.text);
       break;
     case sk::redacted_reasoning:
       break;  // opaque Anthropic data: a Gemini client could do nothing with it
@@ -379,7 +387,7 @@ void stream_encoder::finish(std::string& out) {
   finished_ = true;
   if (!failed_) {
     if (held_ != held::none) {
-      // The last part rides with the finish reason, as in Gemini's own streams.
+      // A function call held for its arguments rides with the finish reason.
       begin_candidate(out);
       append_held(out);
       held_ = held::none;

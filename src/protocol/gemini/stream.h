@@ -57,6 +57,7 @@ class stream_encoder final : public ir::stream_encoder {
   void append_held(std::string& out);
   void flush_held(std::string& out);
   void hold(std::string& out, held what, std::string_view text);
+  void send_now(std::string& out, held what, std::string_view text);
 
   ir::stream_options options_;
   std::string id_;

@@ -341,13 +341,16 @@ TEST(gemini_stream, encoder_sse_framing) {
                         usage_event(10, 5), finish_event(ir::finish_reason::stop)})
     enc.encode(e, out);
   enc.finish(out);
-  // Each part is held back until the next one: the last one rides with the finish reason.
+  // Text goes out as it comes (never held back); the finish reason and usage come in a last
+  // chunk without content.
   EXPECT_EQ(out,
             "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Hel\"}],\"role\":"
             "\"model\"},\"index\":0}],\"modelVersion\":\"gpt-4o\",\"responseId\":\"chatcmpl-1\"}"
             "\r\n\r\n"
             "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"lo\\n\\\"x\\\"\"}],"
-            "\"role\":\"model\"},\"finishReason\":\"STOP\",\"index\":0}],\"usageMetadata\":{"
+            "\"role\":\"model\"},\"index\":0}],"
+            "\"modelVersion\":\"gpt-4o\",\"responseId\":\"chatcmpl-1\"}\r\n\r\n"
+            "data: {\"candidates\":[{\"finishReason\":\"STOP\",\"index\":0}],\"usageMetadata\":{"
             "\"promptTokenCount\":10,\"candidatesTokenCount\":5,\"totalTokenCount\":15},"
             "\"modelVersion\":\"gpt-4o\",\"responseId\":\"chatcmpl-1\"}\r\n\r\n");
 
@@ -420,7 +423,7 @@ TEST(gemini_stream, encoder_json_array) {
   auto v = parse(out);
   ASSERT_TRUE(v.is_array()) << out;
   auto arr = v.get_array();
-  ASSERT_EQ(arr.size(), 3u) << out;
+  ASSERT_EQ(arr.size(), 4u) << out;
   EXPECT_TRUE(out.starts_with("[{"));
   EXPECT_TRUE(out.ends_with("}]"));
   EXPECT_NE(out.find("},\r\n{"), std::string::npos);
@@ -430,8 +433,10 @@ TEST(gemini_stream, encoder_json_array) {
   EXPECT_TRUE(json_equal(arr[1].at_pointer("/candidates/0/content/parts/0"),
                          parse(R"({"functionCall":{"name":"f","args":{}}})")));
   EXPECT_TRUE(json_equal(arr[2].at("candidates"), parse(R"([{"content":{"parts":[{"text":"b"}],
-      "role":"model"},"finishReason":"MAX_TOKENS","index":0}])")));
-  EXPECT_FALSE(arr[2].as_object().contains("usageMetadata"));
+      "role":"model"},"index":0}])")));
+  EXPECT_TRUE(
+      json_equal(arr[3].at("candidates"), parse(R"([{"finishReason":"MAX_TOKENS","index":0}])")));
+  EXPECT_FALSE(arr[3].as_object().contains("usageMetadata"));
 
   // Nothing at all: still one array with one final object, which has no content (an empty
   // text part is what Gemini refuses when a client sends it back).
