@@ -412,6 +412,40 @@ std::variant<config, config_error> default_config(const env_lookup& env) {
     }
     cfg.channels.push_back(openai);
   }
+  // Anthropic and Gemini likewise, each with its models' name prefix.
+  struct vendor_env {
+    const char* name;
+    channel_type type;
+    const char* key_var;
+    const char* url_var;
+    const char* url;
+    const char* models;
+  };
+  static constexpr vendor_env more[] = {
+      {"anthropic", channel_type::anthropic, "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
+       "https://api.anthropic.com", "claude-*"},
+      {"gemini", channel_type::gemini, "GEMINI_API_KEY", "GEMINI_BASE_URL",
+       "https://generativelanguage.googleapis.com", "gemini-*"},
+  };
+  for (const auto& v : more) {
+    auto key = env(v.key_var);
+    if (!key || key->empty()) continue;
+    channel_config ch;
+    ch.name = v.name;
+    ch.type = v.type;
+    ch.vendor = v.name;
+    auto base = env(v.url_var);
+    ch.base_url = base && !base->empty() ? *base : v.url;
+    if (!valid_base_url(ch.base_url)) {
+      return config_error{std::string(v.url_var) + ": expected an http:// or https:// URL, got '" +
+                          ch.base_url + "'"};
+    }
+    while (!ch.base_url.empty() && ch.base_url.back() == '/')
+      ch.base_url.pop_back();
+    ch.api_keys = {*key};
+    ch.models.push_back({v.models, v.models});
+    cfg.channels.push_back(ch);
+  }
   if (auto master = env("SWITCHYARD_MASTER_KEY"); master && !master->empty()) {
     cfg.master_key = *master;
   }

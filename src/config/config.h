@@ -110,7 +110,8 @@ std::variant<config, config_error> load_config_file(const std::string& path,
                                                     const env_lookup& env = process_env());
 
 // The embedded defaults: 127.0.0.1:8080, the mock channel serving `demo`, and one channel per
-// provider key found in the environment (OPENAI_API_KEY today; OPENAI_BASE_URL moves it).
+// provider key found in the environment (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY;
+// OPENAI_BASE_URL, ANTHROPIC_BASE_URL, GEMINI_BASE_URL move them).
 std::variant<config, config_error> default_config(const env_lookup& env = process_env());
 
 // Whether `url` is an absolute http:// or https:// URL with a host, as a base_url must be.

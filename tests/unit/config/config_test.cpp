@@ -440,6 +440,24 @@ TEST(default_config, openai_channel_from_the_environment) {
   EXPECT_EQ(local.channels[1].base_url, "http://localhost:1234/v1");
 }
 
+TEST(default_config, anthropic_and_gemini_channels_from_the_environment) {
+  auto cfg = defaults(env_of({{"ANTHROPIC_API_KEY", "sk-ant-1"},
+                              {"GEMINI_API_KEY", "g-1"},
+                              {"GEMINI_BASE_URL", "http://127.0.0.1:9/"}}));
+  const auto* ant = find_channel(cfg, "anthropic");
+  ASSERT_NE(ant, nullptr);
+  EXPECT_EQ(ant->type, channel_type::anthropic);
+  EXPECT_EQ(ant->base_url, "https://api.anthropic.com");
+  EXPECT_EQ(upstream_of(*ant, "claude-*"), "claude-*");
+  const auto* gem = find_channel(cfg, "gemini");
+  ASSERT_NE(gem, nullptr);
+  EXPECT_EQ(gem->type, channel_type::gemini);
+  EXPECT_EQ(gem->base_url, "http://127.0.0.1:9");
+  EXPECT_EQ(gem->api_keys, (std::vector<std::string>{"g-1"}));
+  auto bad = default_config(env_of({{"ANTHROPIC_API_KEY", "k"}, {"ANTHROPIC_BASE_URL", "x"}}));
+  ASSERT_NE(std::get_if<config_error>(&bad), nullptr);
+}
+
 TEST(default_config, master_key_from_the_environment) {
   EXPECT_EQ(defaults(env_of({{"SWITCHYARD_MASTER_KEY", "sk-master-xyz"}})).master_key,
             "sk-master-xyz");
