@@ -111,6 +111,17 @@ boost::system::error_code server::start() {
     address = results.begin()->endpoint().address();
   }
   tcp::endpoint ep(address, rt_->cfg.listen_port);
+  if (ep.port() != 0) {
+    // SO_REUSEPORT would let this process silently share the port with another gateway still
+    // running (same user), splitting the traffic between them. A bind without it fails if
+    // anything listens there already: then this is an address in use, as without the option.
+    asio::io_context probe_io;
+    tcp::acceptor probe(probe_io);
+    probe.open(ep.protocol(), ec);
+    if (!ec) probe.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) probe.bind(ep, ec);
+    if (ec) return ec;
+  }
   auto n = worker_count_for(rt_->cfg);
   for (unsigned i = 0; i < n; ++i) {
     workers_.push_back(std::make_unique<worker>(*this, i, rt_, *tls_, metrics_.at(i)));

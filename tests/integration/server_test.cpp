@@ -282,3 +282,22 @@ keys:
 
 }  // namespace
 }  // namespace sy::test
+
+namespace sy::test {
+namespace {
+
+// SO_REUSEPORT must not let a second gateway join the port of one already running.
+TEST(server, a_port_in_use_is_refused_even_by_another_gateway) {
+  gateway first("channels: [{ name: m, type: mock, models: [demo] }]\n");
+  auto parsed =
+      parse_config("listen: 127.0.0.1:" + std::to_string(first.port()) +
+                       "\nworkers: 1\nchannels: [{ name: m, type: mock, models: [demo] }]\n",
+                   "second.yaml");
+  ASSERT_TRUE(std::holds_alternative<config>(parsed));
+  server second(runtime::build(std::get<config>(parsed)));
+  auto ec = second.start();
+  EXPECT_EQ(ec, boost::asio::error::address_in_use) << ec.message();
+}
+
+}  // namespace
+}  // namespace sy::test
