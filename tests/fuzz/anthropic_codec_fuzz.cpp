@@ -15,6 +15,7 @@
 #include "protocol/ir/codec.h"
 
 #include "fuzz_check.h"
+#include "json_compare.h"
 
 #include <boost/json.hpp>
 
@@ -30,38 +31,8 @@ namespace {
 
 namespace ir = sy::ir;
 
-// Equal JSON texts, but for doubles a few ulps apart: Boost 1.81 parses numbers with many
-// digits or large exponents imprecisely, so one shortest-form double can read back as its
-// neighbour (a property of the parser, not of the codec).
-bool same_json(const boost::json::value& a, const boost::json::value& b) {
-  if (a.is_double() && b.is_double()) {
-    double x = a.get_double(), y = b.get_double();
-    return x == y || std::fabs(x - y) <= 1e-12 * std::max(std::fabs(x), std::fabs(y));
-  }
-  if (a.kind() != b.kind()) return false;
-  if (a.is_object()) {
-    const auto &x = a.get_object(), &y = b.get_object();
-    if (x.size() != y.size()) return false;
-    for (auto i = x.begin(), j = y.begin(); i != x.end(); ++i, ++j)
-      if (i->key() != j->key() || !same_json(i->value(), j->value())) return false;
-    return true;
-  }
-  if (a.is_array()) {
-    const auto &x = a.get_array(), &y = b.get_array();
-    if (x.size() != y.size()) return false;
-    for (std::size_t i = 0; i < x.size(); ++i)
-      if (!same_json(x[i], y[i])) return false;
-    return true;
-  }
-  return a == b;
-}
-
-bool same_text(const std::string& a, const std::string& b) {
-  if (a == b) return true;
-  boost::json::parse_options o;
-  o.max_depth = 1024;
-  return same_json(boost::json::parse(a, {}, o), boost::json::parse(b, {}, o));
-}
+using sy::fuzz::same_json;
+using sy::fuzz::same_text;
 
 bool is_json(std::string_view text) {
   boost::system::error_code ec;
