@@ -227,6 +227,24 @@ asio::awaitable<void> list_models_gemini(request_context& ctx, std::string_view 
   co_await send_error(ctx, e);
 }
 
+// Admission by model: the key may use it (403), a channel serves it (404); then one
+// deployment is picked by weight.
+std::variant<deployment, error> route(request_context& ctx, const std::string& model) {
+  if (!key_allows_model(*ctx.key, model)) {
+    return error{errc::model_not_allowed, "This key may not use the model '" + model + "'.",
+                 "model"};
+  }
+  thread_local std::vector<deployment> candidates;
+  if (!ctx.rt.models.lookup(model, candidates)) {
+    return error{errc::model_not_found,
+                 "The model '" + model + "' does not exist or you do not have access to it.",
+                 "model"};
+  }
+  deployment d = model_table::pick(candidates, ctx.w.random());
+  ctx.channel = d.target->name();
+  return d;
+}
+
 // A rough count for upstreams that have no counting endpoint: about four bytes of text per
 // token. (A real tokenizer arrives with metering.)
 std::int64_t estimate_tokens(const ir::request& r) {
@@ -257,22 +275,12 @@ asio::awaitable<void> count_tokens(request_context& ctx) {
   }
   auto& probe = std::get<openai::request_probe>(probed);
   ctx.model = probe.model;
-  if (!key_allows_model(*ctx.key, probe.model)) {
-    const error e{errc::model_not_allowed, "This key may not use the model '" + probe.model + "'.",
-                  "model"};
-    co_await send_error(ctx, e);
+  auto routed = route(ctx, probe.model);
+  if (auto* e = std::get_if<error>(&routed)) {
+    co_await send_error(ctx, *e);
     co_return;
   }
-  thread_local std::vector<deployment> candidates;
-  if (!ctx.rt.models.lookup(probe.model, candidates)) {
-    const error e{errc::model_not_found,
-                  "The model '" + probe.model + "' does not exist or you do not have access to it.",
-                  "model"};
-    co_await send_error(ctx, e);
-    co_return;
-  }
-  const deployment d = model_table::pick(candidates, ctx.w.random());
-  ctx.channel = d.target->name();
+  const deployment d = std::get<deployment>(routed);
   if (d.target->config().type == channel_type::anthropic) {
     upstream::call c{*d.target};
     const providers::client_headers from_client{ctx.req["anthropic-version"],
@@ -426,22 +434,12 @@ asio::awaitable<void> relay(request_context& ctx, inbound& in) {
   ctx.model = in.model;
   ctx.stream = in.stream;
 
-  if (!key_allows_model(*ctx.key, in.model)) {
-    const error e{errc::model_not_allowed, "This key may not use the model '" + in.model + "'.",
-                  "model"};
-    co_await send_error(ctx, e);
+  auto routed = route(ctx, in.model);
+  if (auto* e = std::get_if<error>(&routed)) {
+    co_await send_error(ctx, *e);
     co_return;
   }
-  thread_local std::vector<deployment> candidates;
-  if (!ctx.rt.models.lookup(in.model, candidates)) {
-    const error e{errc::model_not_found,
-                  "The model '" + in.model + "' does not exist or you do not have access to it.",
-                  "model"};
-    co_await send_error(ctx, e);
-    co_return;
-  }
-  const deployment d = model_table::pick(candidates, ctx.w.random());
-  ctx.channel = d.target->name();
+  const deployment d = std::get<deployment>(routed);
   const auto type = d.target->config().type;
   const auto upstream_protocol = providers::protocol_of(type);
   if (type != channel_type::mock) ctx.upstream_protocol = upstream_protocol;

@@ -2,6 +2,8 @@
 // docs/protocols.md; the choices it leaves open are explained where they are made.
 #include "protocol/anthropic/codec.h"
 
+#include "common/json.h"
+
 #include "protocol/anthropic/wire.h"
 
 #include <boost/json.hpp>
@@ -242,65 +244,8 @@ void append_double(std::string& out, double v) {
   out.append(buf, res.ptr);
 }
 
-namespace {
-// 1 for the bytes a JSON string cannot hold as they are: control characters, '"' and '\\'.
-constexpr auto escape_table = [] {
-  std::array<unsigned char, 256> t{};
-  for (int c = 0; c < 0x20; ++c)
-    t[c] = 1;
-  t['"'] = 1;
-  t['\\'] = 1;
-  return t;
-}();
-}  // namespace
-
 void append_quoted(std::string& out, std::string_view text) {
-  static constexpr char hex[] = "0123456789abcdef";
-  constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-  // Whether any of 8 bytes needs escaping (below 0x20, '"' or '\\'), without branching per byte.
-  auto special = [&](std::uint64_t w) {
-    auto zero = [&](std::uint64_t v) { return (v - ones) & ~v & highs; };
-    return ((w - ones * 0x20) & ~w & highs) | zero(w ^ (ones * '"')) | zero(w ^ (ones * '\\'));
-  };
-  out.reserve(out.size() + text.size() + 2);
-  out += '"';
-  const char* p = text.data();
-  const char* const end = p + text.size();
-  const char* run = p;
-  for (;;) {
-    for (std::uint64_t w; end - p >= 8; p += 8) {
-      std::memcpy(&w, p, 8);
-      if (special(w)) break;
-    }
-    if (p == end) break;
-    auto c = static_cast<unsigned char>(*p++);
-    if (!escape_table[c]) continue;
-    out.append(run, p - 1);
-    run = p;
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default: {
-        char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-        out.append(u, 6);
-      }
-    }
-  }
-  out.append(run, end);
-  out += '"';
+  sy::json::append_quoted(out, text);
 }
 
 void append_tool_id(std::string& out, std::string_view id, std::string_view if_empty) {

@@ -15,6 +15,8 @@
 //   (Gemini reads an object without "output" as the output), so {"output": 42} round-trips.
 #include "protocol/gemini/codec.h"
 
+#include "common/json.h"
+
 #include "protocol/gemini/internal.h"
 #include "protocol/gemini/schema.h"
 
@@ -477,68 +479,8 @@ void append_number(std::string& out, double v) {
   out.append(buf, r.ptr);
 }
 
-// True when one of the 8 bytes at `p` is a control character, '"' or '\\' (SWAR: a zero byte
-// in w ^ c marks a match; a false alarm only sends that word through the byte loop).
-inline bool word_needs_escape(const char* p) {
-  constexpr std::uint64_t ones = 0x0101010101010101ull;
-  constexpr std::uint64_t highs = 0x8080808080808080ull;
-  std::uint64_t w;
-  std::memcpy(&w, p, 8);
-  auto zero_byte = [&](std::uint64_t x) { return (x - ones) & ~x & highs; };
-  std::uint64_t control = (w - ones * 0x20) & ~w & highs;
-  return (zero_byte(w ^ (ones * '"')) | zero_byte(w ^ (ones * '\\')) | control) != 0;
-}
-
 void quote(std::string& out, std::string_view text) {
-  // Runs of characters that need no escape are appended whole: most text has no escape at all.
-  static constexpr char hex[] = "0123456789abcdef";
-  out.reserve(out.size() + text.size() + 2);
-  out += '"';
-  const char* run = text.data();
-  const char* p = run;
-  const char* end = run + text.size();
-  while (p != end) {
-    if (end - p >= 8 && !word_needs_escape(p)) {
-      p += 8;
-      continue;
-    }
-    auto c = static_cast<unsigned char>(*p);
-    if (c >= 0x20 && c != '"' && c != '\\') {
-      ++p;
-      continue;
-    }
-    out.append(run, p);
-    run = ++p;
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default: {
-        char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-        out.append(u, 6);
-      }
-    }
-  }
-  out.append(run, end);
-  out += '"';
+  sy::json::append_quoted(out, text);
 }
 
 void append_json(std::string& out, const bj::value& v) {

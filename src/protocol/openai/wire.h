@@ -5,6 +5,7 @@
 // stream.cpp of this directory).
 #pragma once
 
+#include "common/json.h"
 #include "protocol/ir/ir.h"
 
 #include <boost/json/object.hpp>
@@ -19,72 +20,9 @@
 
 namespace sy::openai::wire {
 
-// Whether any of the 8 bytes in `x` needs escaping in a JSON string: below 0x20, '"' or '\\'.
-// (The "has a byte less than n" bit trick; it may flag a clean word, never miss a dirty one.)
-inline bool word_needs_escape(std::uint64_t x) {
-  constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-  std::uint64_t control = (x - ones * 0x20) & ~x & highs;
-  std::uint64_t q = x ^ (ones * '"');
-  std::uint64_t quote = (q - ones) & ~q & highs;
-  std::uint64_t b = x ^ (ones * '\\');
-  std::uint64_t backslash = (b - ones) & ~b & highs;
-  return (control | quote | backslash) != 0;
-}
-
-// Appends `text` escaped as the inside of a JSON string literal (no quotes). Clean runs are
-// found 8 bytes at a time and copied at once; only '"', '\\' and control characters are escaped
-// (UTF-8 passes through: the decoders only hand on text a JSON parser validated).
-inline void append_escaped(std::string& out, std::string_view text) {
-  static constexpr char hex[] = "0123456789abcdef";
-  const char* run = text.data();
-  const char* p = run;
-  const char* end = run + text.size();
-  while (p != end) {
-    if (end - p >= 8) {
-      std::uint64_t word;
-      std::memcpy(&word, p, 8);
-      if (!word_needs_escape(word)) {
-        p += 8;
-        continue;
-      }
-    }
-    auto c = static_cast<unsigned char>(*p);
-    if (c >= 0x20 && c != '"' && c != '\\') {
-      ++p;
-      continue;
-    }
-    out.append(run, static_cast<std::size_t>(p - run));
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        out += "\\u00";
-        out += hex[c >> 4];
-        out += hex[c & 15];
-    }
-    run = ++p;
-  }
-  out.append(run, static_cast<std::size_t>(end - run));
-}
-
-inline void append_quoted(std::string& out, std::string_view text) {
-  out += '"';
-  append_escaped(out, text);
-  out += '"';
-}
+// JSON strings: the shared escaper (common/json.h).
+using sy::json::append_escaped;
+using sy::json::append_quoted;
 
 inline void append_int(std::string& out, std::int64_t v) {
   char buf[24];
