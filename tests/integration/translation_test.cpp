@@ -393,3 +393,51 @@ TEST(translation, count_tokens) {
 
 }  // namespace
 }  // namespace sy::test
+
+namespace sy::test {
+namespace {
+
+TEST(translation, azure_gets_the_deployment_in_the_path_and_its_api_key_header) {
+  fake_upstream up([](const fake_request&, fake_responder& out) {
+    out.send(200, completion_json("gpt-4o", "hi"));
+  });
+  gateway gw(R"(
+channels:
+  - name: az
+    type: azure
+    base_url: )" +
+             up.url("") + R"(
+    api_version: "2024-10-21"
+    api_keys: [ "az-secret" ]
+    models: { gpt: my-gpt4o-deployment }
+keys:
+  - name: app
+    key: )" + key +
+             "\n");
+  http_client client(gw.port());
+  auto res = client.post("/v1/chat/completions",
+                         R"({"model":"gpt","messages":[{"role":"user","content":"hi"}]})", key);
+  ASSERT_EQ(res.status, 200) << res.body;
+  auto reqs = up.requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].target,
+            "/openai/deployments/my-gpt4o-deployment/chat/completions?api-version=2024-10-21");
+  EXPECT_EQ(reqs[0].headers["api-key"], "az-secret");
+  EXPECT_EQ(reqs[0].headers.count("authorization"), 0u);
+  // Passthrough: the same protocol, so only the model value changed.
+  EXPECT_EQ(reqs[0].body,
+            R"({"model":"my-gpt4o-deployment","messages":[{"role":"user","content":"hi"}]})");
+
+  // An Anthropic client reaches the Azure deployment through translation.
+  auto ant = client.request(
+      "POST", "/v1/messages",
+      R"({"model":"gpt","max_tokens":20,"messages":[{"role":"user","content":"hi"}]})",
+      {{"x-api-key", key}});
+  ASSERT_EQ(ant.status, 200) << ant.body;
+  EXPECT_NE(ant.body.find(R"("type":"message")"), std::string::npos) << ant.body;
+  auto sent = json::parse(up.requests().at(1).body);
+  EXPECT_EQ(sent.at("max_completion_tokens"), 20);  // Azure's reasoning models refuse max_tokens
+}
+
+}  // namespace
+}  // namespace sy::test
