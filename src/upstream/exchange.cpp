@@ -1,5 +1,6 @@
 #include "upstream/exchange.h"
 
+#include "protocol/ir/usage_reader.h"
 #include "protocol/openai/errors.h"
 #include "protocol/openai/usage_sniffer.h"
 #include "server/response_writer.h"
@@ -282,6 +283,27 @@ asio::awaitable<result> relay_translated(request_context& ctx, connection& conn,
   co_return result{next, {}};
 }
 
+// Usage read on the way through a passthrough, in the protocol both sides speak: OpenAI's by
+// its own light scanner, Anthropic's and Gemini's through their decoders.
+class usage_tap {
+ public:
+  usage_tap(ir::protocol p, bool sse) : openai_(sse) {
+    if (p != ir::protocol::openai) other_.emplace(p, sse);
+  }
+  void feed(std::string_view bytes) {
+    if (other_) {
+      other_->feed(bytes);
+    } else {
+      openai_.feed(bytes);
+    }
+  }
+  usage_counts finish() { return other_ ? from_ir(other_->finish()) : openai_.finish(); }
+
+ private:
+  openai::usage_sniffer openai_;
+  std::optional<ir::usage_reader> other_;
+};
+
 template <class Stream>
 asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream& stream, call& c,
                                  steady::time_point deadline) {
@@ -351,7 +373,7 @@ asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream&
   if (!parser.chunked() && parser.content_length()) length = *parser.content_length();
   bool upstream_keep_alive = res.keep_alive();
   bool sse = beast::iequals(res[http::field::content_type].substr(0, 17), "text/event-stream");
-  openai::usage_sniffer usage(sse);
+  usage_tap usage(ctx.client_protocol, sse);
 
   auto& buf = conn.relay;
   bool done = parser.is_done();
