@@ -1,0 +1,38 @@
+#include "store/sql.h"
+
+#include "store/sqlite/sqlite_connection.h"
+
+#include <charconv>
+
+namespace sy::store {
+
+std::int64_t row::integer(std::size_t i) const {
+  const auto& v = columns[i];
+  if (auto* n = std::get_if<std::int64_t>(&v)) return *n;
+  if (auto* d = std::get_if<double>(&v)) return static_cast<std::int64_t>(*d);
+  if (auto* s = std::get_if<std::string>(&v)) {
+    std::int64_t out = 0;
+    std::from_chars(s->data(), s->data() + s->size(), out);
+    return out;
+  }
+  return 0;
+}
+
+std::string row::text(std::size_t i) const {
+  const auto& v = columns[i];
+  if (auto* s = std::get_if<std::string>(&v)) return *s;
+  if (auto* n = std::get_if<std::int64_t>(&v)) return std::to_string(*n);
+  if (auto* d = std::get_if<double>(&v)) return std::to_string(*d);
+  return {};
+}
+
+result<std::unique_ptr<connection>> open(const std::string& url) {
+  if (url.starts_with("sqlite:")) return sqlite_connection::open(url.substr(7));
+  if (url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+    return db_error{"PostgreSQL is not supported by this build yet"};
+  }
+  return db_error{"unknown database URL '" + url +
+                  "' (expected sqlite:<path> or postgres://user:pass@host:port/db)"};
+}
+
+}  // namespace sy::store
