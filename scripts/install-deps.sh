@@ -7,9 +7,11 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake ninja-build pkg-config ccache ca-certificates
   libboost1.81-dev libssl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev
-  libsimdjson-dev libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libsimdjson-dev libsqlite3-dev libpq-dev libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm
 )
+# The store tests run against a throwaway PostgreSQL server (tests/support/with_postgres.sh).
+if [[ "${1:-}" == "--test" ]]; then packages+=(postgresql); fi
 if [[ "${1:-}" == "--bench" ]]; then packages+=(wrk nginx-light); fi
 if [[ "${1:-}" == "--fuzz" ]]; then packages+=(clang-14 libclang-rt-14-dev); fi
 

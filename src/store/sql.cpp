@@ -1,5 +1,6 @@
 #include "store/sql.h"
 
+#include "store/postgres/pg_connection.h"
 #include "store/sqlite/sqlite_connection.h"
 
 #include <charconv>
@@ -29,7 +30,7 @@ std::string row::text(std::size_t i) const {
 result<std::unique_ptr<connection>> open(const std::string& url) {
   if (url.starts_with("sqlite:")) return sqlite_connection::open(url.substr(7));
   if (url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-    return db_error{"PostgreSQL is not supported by this build yet"};
+    return pg_connection::open(url);
   }
   return db_error{"unknown database URL '" + url +
                   "' (expected sqlite:<path> or postgres://user:pass@host:port/db)"};
