@@ -27,6 +27,8 @@ void header(std::string& out, std::string_view name, std::string_view value) {
 
 // A model name placed in a path segment: percent-encoded, so "a/b" or "x?y" cannot escape it.
 std::string path_segment(std::string_view model) {
+  // "." and ".." would be read as path steps ("/deployments/../chat"): their dots are encoded.
+  if (model == "." || model == "..") return model.size() == 1 ? "%2E" : "%2E%2E";
   return boost::urls::encode(model, boost::urls::pchars);
 }
 

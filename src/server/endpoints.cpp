@@ -173,17 +173,21 @@ std::string query_param(std::string_view target, std::string_view name) {
   return {};
 }
 
+void append_anthropic_model(std::string& out, std::string_view name) {
+  out += R"({"type":"model","id":)";
+  json::append_quoted(out, name);
+  out += R"(,"display_name":)";
+  json::append_quoted(out, name);
+  out += R"(,"created_at":"1970-01-01T00:00:00Z"})";
+}
+
 // GET /v1/models for an Anthropic client (it sends anthropic-version): Anthropic's list shape.
 asio::awaitable<void> list_models_anthropic(request_context& ctx) {
   auto models = ctx.rt.models.list_for(*ctx.key);
   std::string body = R"({"data":[)";
   for (std::size_t i = 0; i < models.size(); ++i) {
     if (i) body += ',';
-    body += R"({"type":"model","id":)";
-    json::append_quoted(body, models[i].name);
-    body += R"(,"display_name":)";
-    json::append_quoted(body, models[i].name);
-    body += R"(,"created_at":"1970-01-01T00:00:00Z"})";
+    append_anthropic_model(body, models[i].name);
   }
   body += R"(],"has_more":false,"first_id":)";
   body += models.empty() ? "null" : json::quoted(models.front().name);
@@ -335,7 +339,11 @@ asio::awaitable<void> retrieve_model(request_context& ctx, std::string_view id) 
   for (const auto& m : ctx.rt.models.list_for(*ctx.key)) {
     if (m.name != id) continue;
     std::string body;
-    append_model(body, m);
+    if (ctx.client_protocol == ir::protocol::anthropic) {
+      append_anthropic_model(body, m.name);
+    } else {
+      append_model(body, m);
+    }
     co_await send_json(ctx, 200, body);
     co_return;
   }
@@ -535,13 +543,21 @@ asio::awaitable<void> relay(request_context& ctx, inbound& in) {
 
 }  // namespace
 
+namespace {
+bool is_gemini_action(std::string_view path) {
+  auto colon = path.rfind(':');
+  if (colon == std::string_view::npos) return false;
+  auto action = path.substr(colon + 1);
+  return action == "generateContent" || action == "streamGenerateContent";
+}
+}  // namespace
+
 ir::protocol protocol_for_path(std::string_view target) {
   auto path = target.substr(0, target.find('?'));
   if (path.starts_with("/v1beta/")) return ir::protocol::gemini;
-  // The Gemini SDK may use API version v1: /v1/models/{model}:generateContent.
-  if (path.starts_with("/v1/models/") && path.find(':') != std::string_view::npos) {
-    return ir::protocol::gemini;
-  }
+  // The Gemini SDK may use API version v1: /v1/models/{model}:generateContent. (OpenAI model
+  // ids may hold colons too, "ft:gpt-4o:org::x", "llama3:8b": only Gemini's actions count.)
+  if (path.starts_with("/v1/models/") && is_gemini_action(path)) return ir::protocol::gemini;
   if (path == "/v1/messages" || path.starts_with("/v1/messages/")) return ir::protocol::anthropic;
   return ir::protocol::openai;
 }
@@ -619,8 +635,14 @@ asio::awaitable<void> dispatch(request_context& ctx) {
     tail = path.substr(gemini_model_route.path.size());
     found = tail.find(':') == std::string_view::npos ? &gemini_model_route : &gemini_generate_route;
   }
-  if (found == &model_route && tail.find(':') != std::string_view::npos) {
+  if (found == &model_route && method == http::verb::post && is_gemini_action(path)) {
     found = &gemini_generate_route;  // /v1/models/{model}:generateContent (Gemini API v1)
+  }
+  // Anthropic's SDK lists models on OpenAI's path, with its version header: answer (and fail)
+  // in its format.
+  if (found && (found->h == handler::models || found->h == handler::model) &&
+      ctx.req.find("anthropic-version") != ctx.req.end()) {
+    ctx.client_protocol = ir::protocol::anthropic;
   }
 
   // Refusals first, each in the client protocol's error format.
@@ -690,7 +712,7 @@ asio::awaitable<void> dispatch(request_context& ctx) {
       co_await relay(ctx, in);
       break;
     case handler::models:
-      if (ctx.req.find("anthropic-version") != ctx.req.end()) {
+      if (ctx.client_protocol == ir::protocol::anthropic) {
         co_await list_models_anthropic(ctx);
       } else {
         co_await list_models(ctx);

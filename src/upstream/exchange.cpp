@@ -81,9 +81,18 @@ std::string request_head(const call& c, const request_context& ctx) {
   return head;
 }
 
-// The OpenAI-style error event that ends a stream the upstream broke off.
-std::string stream_error_event(const error& e) {
-  return "data: " + openai::encode_error(e) + "\n\n";
+// The event that ends a passed-through stream the upstream broke off, in the client's protocol
+// (each SDK raises only its own kind: OpenAI a data object holding `error`, Anthropic an
+// `event: error`, Gemini a data object holding a numeric `error.code`).
+std::string stream_error_event(ir::protocol p, const error& e) {
+  switch (p) {
+    case ir::protocol::anthropic:
+      return "event: error\ndata: " + ir::encode_error(p, ir::from_error(e)).body + "\n\n";
+    case ir::protocol::gemini:
+      return "data: " + ir::encode_error(p, ir::from_error(e)).body + "\r\n\r\n";
+    default:
+      return "data: " + openai::encode_error(e) + "\n\n";
+  }
 }
 
 // Up to this much of a non-streamed upstream body is read for translation.
@@ -416,7 +425,7 @@ asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream&
       ctx.failure = failure.code;
       ctx.keep_alive = false;
       if (sse) {
-        auto event = stream_error_event(failure);
+        auto event = stream_error_event(ctx.client_protocol, failure);
         auto ec = co_await ctx.out.finish(event);
         if (ec) ctx.client_gone = true;
       }

@@ -14,6 +14,7 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 
+#include <algorithm>
 #include <chrono>
 
 namespace sy::upstream {
@@ -47,7 +48,8 @@ struct target {
   bool tls = false;
   std::string host;
   std::string port;
-  std::string path;  // with query
+  std::string path;         // with query
+  std::string host_header;  // host[:port], IPv6 in brackets, as the Host header wants it
 };
 
 std::optional<target> parse(const std::string& url) {
@@ -64,6 +66,9 @@ std::optional<target> parse(const std::string& url) {
   if (t.host.front() == '[') t.host = t.host.substr(1, t.host.size() - 2);
   t.port = parsed->has_port() && !parsed->port().empty() ? std::string(parsed->port())
                                                          : (t.tls ? "443" : "80");
+  bool has_port = parsed->has_port() && !parsed->port().empty();
+  t.host_header =
+      has_port ? std::string(parsed->encoded_host_and_port()) : std::string(parsed->encoded_host());
   t.path = std::string(parsed->encoded_path());
   if (t.path.empty()) t.path = "/";
   if (parsed->has_query()) t.path += "?" + std::string(parsed->encoded_query());
@@ -74,7 +79,7 @@ template <class Stream>
 asio::awaitable<std::variant<http::response<http::string_body>, fetch_failure>> get(
     Stream& stream, const target& t, const media_fetch_config& cfg) {
   http::request<http::empty_body> req{http::verb::get, t.path, 11};
-  req.set(http::field::host, t.host);
+  req.set(http::field::host, t.host_header);
   req.set(http::field::user_agent, "switchyard/" SY_VERSION);
   req.set(http::field::accept, "image/*, application/pdf, */*;q=0.5");
   auto [wec, wn] = co_await http::async_write(stream, req, use_tuple);
@@ -96,10 +101,18 @@ bool is_internal_address(const asio::ip::address& a) {
   if (a.is_unspecified() || a.is_loopback() || a.is_multicast()) return true;
   if (a.is_v6()) {
     auto v6 = a.to_v6();
-    if (v6.is_v4_mapped())
-      return is_internal_address(asio::ip::make_address_v4(asio::ip::v4_mapped, v6));
-    if (v6.is_link_local() || v6.is_site_local()) return true;
     auto b = v6.to_bytes();
+    // IPv4 carried inside IPv6: mapped (::ffff:a.b.c.d), compatible (::a.b.c.d), NAT64
+    // (64:ff9b::/96, 64:ff9b:1::/48) and 6to4 (2002:AABB:CCDD::): judged by the IPv4 inside.
+    auto v4_at = [&](std::size_t at) {
+      return asio::ip::address(asio::ip::address_v4({b[at], b[at + 1], b[at + 2], b[at + 3]}));
+    };
+    bool zeros_10 = std::all_of(b.begin(), b.begin() + 10, [](unsigned char c) { return c == 0; });
+    if (zeros_10 && b[10] == 0xff && b[11] == 0xff) return is_internal_address(v4_at(12));
+    if (zeros_10 && b[10] == 0 && b[11] == 0) return true;  // ::a.b.c.d (deprecated) and ::/96
+    if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b) return true;  // NAT64
+    if (b[0] == 0x20 && b[1] == 0x02) return is_internal_address(v4_at(2));         // 6to4
+    if (v6.is_link_local() || v6.is_site_local()) return true;
     return (b[0] & 0xfe) == 0xfc;  // fc00::/7 unique local
   }
   auto v = a.to_v4().to_uint();
@@ -200,15 +213,35 @@ asio::awaitable<std::optional<error>> inline_media(ir::request& req,
       }
     }
   }
+  // Bounds for the request as a whole: a client must not make the gateway download without end.
+  constexpr std::size_t max_files = 16;
+  if (pending.size() > max_files) {
+    co_return error{errc::invalid_request,
+                    "A request may refer to at most " + std::to_string(max_files) +
+                        " files by URL for this model; send the others inline.",
+                    pending[max_files].second};
+  }
+  const auto deadline = steady::now() + cfg.timeout;
+  std::uint64_t budget = cfg.max_bytes * 4;  // all downloads together
   for (auto& [p, where] : pending) {
     if (!p->url.starts_with("http://") && !p->url.starts_with("https://")) continue;
     auto url = p->url;
-    auto got = co_await fetch_media(url, cfg);
+    media_fetch_config each = cfg;
+    each.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
+    each.max_bytes = std::min<std::uint64_t>(cfg.max_bytes, budget);
+    if (each.timeout.count() <= 0 || each.max_bytes == 0) {
+      co_return error{errc::invalid_request,
+                      "Could not download the file at '" + p->url +
+                          "': the request's downloads took too long or too much.",
+                      where};
+    }
+    auto got = co_await fetch_media(url, each);
     if (auto* f = std::get_if<fetch_failure>(&got)) {
       co_return error{errc::invalid_request,
                       "Could not download the file at '" + p->url + "': " + f->reason + ".", where};
     }
     auto& media = std::get<fetched_media>(got);
+    budget -= std::min<std::uint64_t>(budget, media.data.size() / 4 * 3);
     if (p->media_type.empty()) p->media_type = std::move(media.media_type);
     p->data = std::move(media.data);
     p->url.clear();

@@ -34,6 +34,8 @@ TEST(media_fetch, downloads_and_base64_encodes) {
     if (r.target == "/cat.png") out.send(200, std::string("\x89PNG\r\n\x1a\n", 8), "image/png");
   });
   auto got = run_fetch(up.url("/cat.png"), allowing_loopback());
+  ASSERT_EQ(up.requests().size(), 1u);
+  EXPECT_EQ(up.requests()[0].headers["host"], "127.0.0.1:" + std::to_string(up.port()));
   ASSERT_TRUE(std::holds_alternative<upstream::fetched_media>(got))
       << std::get<upstream::fetch_failure>(got).reason;
   auto& media = std::get<upstream::fetched_media>(got);
@@ -132,9 +134,39 @@ TEST(media_fetch, internal_addresses) {
         "100.64.0.1", "0.0.0.0", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "224.0.0.1"}) {
     EXPECT_TRUE(internal(a)) << a;
   }
-  for (auto a : {"8.8.8.8", "172.32.0.1", "1.1.1.1", "2606:4700::1111", "100.128.0.1"}) {
+  for (auto a : {"8.8.8.8", "172.32.0.1", "1.1.1.1", "2606:4700::1111", "100.128.0.1",
+                 "::ffff:8.8.8.8", "2002:808:808::1"}) {
     EXPECT_FALSE(internal(a)) << a;
   }
+}
+
+}  // namespace
+}  // namespace sy::test
+
+namespace sy::test {
+namespace {
+
+TEST(media_fetch, a_request_may_refer_to_at_most_16_files) {
+  ir::request req;
+  ir::message m;
+  for (int i = 0; i < 17; ++i) {
+    ir::part image;
+    image.type = ir::part::kind::image;
+    image.url = "http://example.invalid/" + std::to_string(i) + ".png";
+    m.parts.push_back(image);
+  }
+  req.messages.push_back(m);
+  asio::io_context ioc;
+  std::optional<error> failure;
+  media_fetch_config cfg;
+  asio::co_spawn(ioc, upstream::inline_media(req, cfg),
+                 [&](std::exception_ptr e, std::optional<error> r) {
+                   if (!e) failure = std::move(r);
+                 });
+  ioc.run();
+  ASSERT_TRUE(failure);
+  EXPECT_EQ(failure->param, "messages[0].content[16]");
+  EXPECT_NE(failure->message.find("at most 16"), std::string::npos);
 }
 
 }  // namespace

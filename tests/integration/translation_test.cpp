@@ -441,3 +441,46 @@ keys:
 
 }  // namespace
 }  // namespace sy::test
+
+namespace sy::test {
+namespace {
+
+TEST(translation, openai_model_ids_with_colons_stay_openai) {
+  fake_upstream up([](const fake_request&, fake_responder& out) { out.send(500, "{}"); });
+  gateway gw(config_for(up));
+  http_client client(gw.port());
+  // Not a Gemini action: an OpenAI model retrieval (the model is unknown here: OpenAI's 404).
+  auto res =
+      client.request("GET", "/v1/models/llama3:8b", "", {{"authorization", "Bearer " + key}});
+  EXPECT_EQ(res.status, 404) << res.body;
+  auto e = json::parse(res.body);
+  EXPECT_EQ(e.at("error").at("code"), "model_not_found") << res.body;
+  // An Anthropic client gets its own shapes on the same path.
+  auto ant = client.request("GET", "/v1/models/claude", "",
+                            {{"x-api-key", key}, {"anthropic-version", "2023-06-01"}});
+  ASSERT_EQ(ant.status, 200) << ant.body;
+  EXPECT_EQ(json::parse(ant.body).at("type"), "model");
+  auto ant_missing = client.request("GET", "/v1/models/nope", "",
+                                    {{"x-api-key", key}, {"anthropic-version", "2023-06-01"}});
+  EXPECT_EQ(ant_missing.status, 404);
+  EXPECT_EQ(json::parse(ant_missing.body).at("error").at("type"), "not_found_error");
+}
+
+TEST(translation, a_passed_through_stream_cut_midway_ends_with_the_clients_error_event) {
+  fake_upstream up([](const fake_request&, fake_responder& out) {
+    out.start(200, "text/event-stream");
+    out.chunk(anthropic_stream.substr(0, anthropic_stream.find("event: content_block_stop")));
+    out.reset();
+  });
+  gateway gw(config_for(up));
+  http_client client(gw.port());
+  client.send_raw(
+      "POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: " + key +
+      "\r\nContent-Type: application/json\r\nContent-Length: 90\r\n\r\n"
+      R"({"model":"claude","max_tokens":9,"stream":true,"messages":[{"role":"user","content":"x"}]})");
+  auto body = dechunk(client.read_to_close(std::chrono::seconds(5)));
+  EXPECT_NE(body.find("event: error\ndata: {\"type\":\"error\""), std::string::npos) << body;
+}
+
+}  // namespace
+}  // namespace sy::test

@@ -1,5 +1,7 @@
 #include "protocol/ir/usage_reader.h"
 
+#include <boost/json.hpp>
+
 #include <cstring>
 
 namespace sy::ir {
@@ -36,8 +38,21 @@ void usage_reader::feed(std::string_view bytes) {
 
 usage usage_reader::finish() {
   if (!stream_ && !overflow_ && !body_.empty()) {
-    auto decoded = decode_response(protocol_, body_);
-    if (auto* r = std::get_if<response>(&decoded)) usage_.merge(r->tokens);
+    auto first = body_.find_first_not_of(" \t\r\n");
+    if (protocol_ == protocol::gemini && first != std::string::npos && body_[first] == '[') {
+      // Gemini's stream without ?alt=sse: one JSON array of responses with running totals.
+      boost::system::error_code ec;
+      auto parsed = boost::json::parse(body_, ec);
+      if (!ec && parsed.is_array()) {
+        for (const auto& item : parsed.get_array()) {
+          auto decoded = decode_response(protocol_, boost::json::serialize(item));
+          if (auto* r = std::get_if<response>(&decoded)) usage_.merge(r->tokens);
+        }
+      }
+    } else {
+      auto decoded = decode_response(protocol_, body_);
+      if (auto* r = std::get_if<response>(&decoded)) usage_.merge(r->tokens);
+    }
   }
   return usage_;
 }

@@ -41,6 +41,9 @@ TEST(adapter, azure_deployment_in_path_and_api_key_header) {
   EXPECT_EQ(out.target,
             "/openai/deployments/gpt-4o%20mini%2Fx/chat/completions?api-version=2024-10-21");
   EXPECT_EQ(out.headers, "api-key: az-key\r\n");
+  // A model named ".." cannot step out of the deployments folder.
+  EXPECT_EQ(build(ch, operation::chat, "..", false, {}).target,
+            "/openai/deployments/%2E%2E/chat/completions?api-version=2024-10-21");
   EXPECT_EQ(providers::protocol_of(channel_type::azure), ir::protocol::openai);
 }
 

@@ -45,6 +45,18 @@ TEST(usage_reader, gemini_stream_and_body) {
   EXPECT_EQ(b.reasoning, 20);
 }
 
+TEST(usage_reader, gemini_json_array_stream) {
+  const std::string body =
+      R"([{"candidates":[{"content":{"parts":[{"text":"a"}],"role":"model"}}],)"
+      R"("usageMetadata":{"promptTokenCount":4,"totalTokenCount":4}},)"
+      "\r\n"
+      R"({"candidates":[{"content":{"parts":[{"text":"b"}],"role":"model"},"finishReason":"STOP"}],)"
+      R"("usageMetadata":{"promptTokenCount":4,"candidatesTokenCount":2,"totalTokenCount":6}}])";
+  auto u = read_in_pieces(ir::protocol::gemini, false, body, 3);
+  EXPECT_EQ(u.input, 4);
+  EXPECT_EQ(u.output, 2);
+}
+
 TEST(usage_reader, nothing_reported_and_bodies_over_the_cap) {
   auto none = read_in_pieces(ir::protocol::anthropic, false, R"({"type":"error"})", 4);
   EXPECT_TRUE(none.empty());
