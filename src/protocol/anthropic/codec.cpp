@@ -1035,6 +1035,21 @@ void append_cache_control(std::string& out, const bj::value& cc) {
   append_json(out, cc);
 }
 
+// A thinking block (text + signature), or a redacted one (opaque data): the same in requests
+// (history) and responses.
+void append_thinking_block(std::string& out, const ir::part& p) {
+  if (p.type == ir::part::kind::redacted_reasoning) {
+    out += R"({"type":"redacted_thinking","data":)";
+    wire::append_quoted(out, p.data);
+  } else {
+    out += R"({"type":"thinking","thinking":)";
+    wire::append_quoted(out, p.text);
+    out += R"(,"signature":)";
+    wire::append_quoted(out, p.signature);
+  }
+  out += '}';
+}
+
 void append_text_block(std::string& out, const ir::part& p) {
   out += R"({"type":"text","text":)";
   wire::append_quoted(out, p.text);
@@ -1125,16 +1140,8 @@ std::optional<error> append_block(std::string& out, const ir::part& p, std::size
       break;
     }
     case k::reasoning:
-      out += R"({"type":"thinking","thinking":)";
-      wire::append_quoted(out, p.text);
-      out += R"(,"signature":)";
-      wire::append_quoted(out, p.signature);
-      out += '}';
-      break;
     case k::redacted_reasoning:
-      out += R"({"type":"redacted_thinking","data":)";
-      wire::append_quoted(out, p.data);
-      out += '}';
+      append_thinking_block(out, p);
       break;
   }
   return std::nullopt;
@@ -1579,16 +1586,8 @@ std::string encode_response(const ir::response& r) {
         out += '}';
         break;
       case k::reasoning:
-        out += R"({"type":"thinking","thinking":)";
-        wire::append_quoted(out, p.text);
-        out += R"(,"signature":)";
-        wire::append_quoted(out, p.signature);
-        out += '}';
-        break;
       case k::redacted_reasoning:
-        out += R"({"type":"redacted_thinking","data":)";
-        wire::append_quoted(out, p.data);
-        out += '}';
+        append_thinking_block(out, p);
         break;
       default: {
         has_tool_calls = true;

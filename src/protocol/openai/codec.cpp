@@ -941,6 +941,26 @@ void append_tool_results(std::string& out, const std::vector<ir::part>& parts, b
   out += "]}";
 }
 
+// `,"tool_calls":[...]` of an assistant message (request history or response) from the
+// tool-call parts among `parts`.
+void append_tool_calls(std::string& out, const std::vector<ir::part>& parts) {
+  out += ",\"tool_calls\":[";
+  bool first = true;
+  for (const auto& p : parts) {
+    if (p.type != ir::part::kind::tool_call) continue;
+    if (!first) out += ',';
+    first = false;
+    out += "{\"id\":";
+    append_quoted(out, p.id);
+    out += R"(,"type":"function","function":{"name":)";
+    append_quoted(out, p.name);
+    out += ",\"arguments\":";
+    append_quoted(out, p.arguments.empty() ? std::string_view("{}") : p.arguments);
+    out += "}}";
+  }
+  out += ']';
+}
+
 void append_assistant(std::string& out, const ir::message& m, ir::dropped_fields& dropped) {
   // Text parts joined into one string: DeepSeek and older compatible servers take nothing else
   // for an assistant turn, and nothing is lost for the model.
@@ -972,23 +992,7 @@ void append_assistant(std::string& out, const ir::message& m, ir::dropped_fields
     out += ",\"reasoning_content\":";
     append_quoted(out, reasoning);
   }
-  if (has_calls) {
-    out += ",\"tool_calls\":[";
-    bool first = true;
-    for (const auto& p : m.parts) {
-      if (p.type != ir::part::kind::tool_call) continue;
-      if (!first) out += ',';
-      first = false;
-      out += "{\"id\":";
-      append_quoted(out, p.id);
-      out += R"(,"type":"function","function":{"name":)";
-      append_quoted(out, p.name);
-      out += ",\"arguments\":";
-      append_quoted(out, p.arguments.empty() ? std::string_view("{}") : p.arguments);
-      out += "}}";
-    }
-    out += ']';
-  }
+  if (has_calls) append_tool_calls(out, m.parts);
   out += '}';
 }
 
@@ -1537,23 +1541,7 @@ std::string encode_response(const ir::response& r) {
     append_quoted(out, text);
   }
   out += R"(,"refusal":null,"annotations":[])";
-  if (has_calls) {
-    out += ",\"tool_calls\":[";
-    bool first = true;
-    for (const auto& p : r.parts) {
-      if (p.type != ir::part::kind::tool_call) continue;
-      if (!first) out += ',';
-      first = false;
-      out += "{\"id\":";
-      append_quoted(out, p.id);
-      out += R"(,"type":"function","function":{"name":)";
-      append_quoted(out, p.name);
-      out += ",\"arguments\":";
-      append_quoted(out, p.arguments.empty() ? std::string_view("{}") : p.arguments);
-      out += "}}";
-    }
-    out += ']';
-  }
+  if (has_calls) append_tool_calls(out, r.parts);
   if (!reasoning.empty()) {
     out += ",\"reasoning_content\":";
     append_quoted(out, reasoning);

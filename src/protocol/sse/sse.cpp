@@ -9,7 +9,7 @@ bool parser::feed(std::string_view bytes, const std::function<void(const event&)
   const char* const end = begin + bytes.size();
   const char* p = begin;
   if (p == end) return pending_.size() <= max_line_;  // an empty feed changes nothing
-  if (last_was_cr_ && *p == '\n') ++p;  // the '\n' of a "\r\n" split across feeds
+  if (last_was_cr_ && *p == '\n') ++p;                // the '\n' of a "\r\n" split across feeds
   last_was_cr_ = false;
   while (p < end) {
     // Line breaks found with memchr (vectorised), not byte by byte: streams are mostly text.
