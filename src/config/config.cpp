@@ -228,15 +228,24 @@ class reader {
     config cfg;
     cfg.source = source_;
     if (!root.IsDefined() || root.IsNull()) return cfg;
-    only_keys(
-        root, "",
-        {"listen", "workers", "master_key", "limits", "log", "media_fetch", "channels", "keys"});
+    only_keys(root, "",
+              {"listen", "workers", "master_key", "database", "limits", "log", "media_fetch",
+               "channels", "keys"});
     if (root["listen"]) listen(root["listen"], cfg);
     if (root["workers"]) cfg.workers = integer<unsigned>(root["workers"], "workers", 0, 1024);
     if (root["master_key"]) {
       cfg.master_key = scalar(root["master_key"], "master_key");
       if (!cfg.master_key.empty() && cfg.master_key.size() < 8) {
         fail(root["master_key"], "master_key", "must have at least 8 characters");
+      }
+    }
+    if (root["database"]) {
+      cfg.database = scalar(root["database"], "database");
+      const auto& db = cfg.database;
+      if (db != "none" && !(db.starts_with("sqlite:") && db.size() > 7) &&
+          !db.starts_with("postgres://") && !db.starts_with("postgresql://")) {
+        fail(root["database"], "database",
+             "expected sqlite:<path>, postgres://user:pass@host:port/db or none");
       }
     }
     if (auto l = root["limits"]) {
@@ -449,6 +458,7 @@ std::variant<config, config_error> default_config(const env_lookup& env) {
   if (auto master = env("SWITCHYARD_MASTER_KEY"); master && !master->empty()) {
     cfg.master_key = *master;
   }
+  if (auto db = env("SWITCHYARD_DATABASE"); db && !db->empty()) cfg.database = *db;
   return cfg;
 }
 

@@ -85,6 +85,9 @@ struct config {
   std::uint16_t listen_port = 8080;
   unsigned workers = 0;  // 0 = one per core
   std::string master_key;
+  // Where users, managed keys, channels and the audit log live: "sqlite:<path>" (the default),
+  // "postgres://user:pass@host:5432/db", or "none" (config-file keys only; no admin API).
+  std::string database = "sqlite:./switchyard-data/switchyard.db";
   limits_config limits;
   log_config log;
   media_fetch_config media_fetch;

@@ -355,6 +355,18 @@ TEST(config, error_weight_and_durations_out_of_range) {
   EXPECT_EQ(t.rfind("test.yaml:2: limits.header_timeout_ms: must be between 1", 0), 0u) << t;
 }
 
+TEST(config, database_forms) {
+  EXPECT_EQ(must_parse("listen: 127.0.0.1:1\n").database, "sqlite:./switchyard-data/switchyard.db");
+  EXPECT_EQ(must_parse("database: sqlite:/tmp/x.db\n").database, "sqlite:/tmp/x.db");
+  EXPECT_EQ(must_parse("database: postgres://u:p@h:5432/d\n").database, "postgres://u:p@h:5432/d");
+  EXPECT_EQ(must_parse("database: none\n").database, "none");
+  EXPECT_NE(must_fail("database: mysql://x\n").find("test.yaml:1: database: expected sqlite:"),
+            std::string::npos);
+  EXPECT_NE(must_fail("database: 'sqlite:'\n").find("database"), std::string::npos);
+  auto d = default_config(env_of({{"SWITCHYARD_DATABASE", "sqlite:/tmp/y.db"}}));
+  EXPECT_EQ(std::get<config>(d).database, "sqlite:/tmp/y.db");
+}
+
 TEST(config, error_bad_log_level_and_short_master_key) {
   auto l = must_fail("log:\n  level: loud\n");
   EXPECT_EQ(l.rfind("test.yaml:2: log.level: ", 0), 0u) << l;
