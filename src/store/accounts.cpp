@@ -2,6 +2,7 @@
 
 #include "auth/key_table.h"
 #include "common/json.h"
+#include "store/migrations.h"
 
 #include <openssl/rand.h>
 
@@ -240,6 +241,7 @@ result<user_row> accounts::create_user(const new_user& u) {
       {out.id, out.name, to_value(out.email), out.role, encode_list(out.models),
        std::int64_t{out.enabled ? 1 : 0}, out.created_at});
   if (auto* e = std::get_if<db_error>(&inserted)) return *e;
+  if (auto e = bump_revision(db_)) return *e;
   return out;
 }
 
@@ -286,6 +288,7 @@ result<std::optional<user_row>> accounts::update_user(const std::string& id,
   if (auto* e = std::get_if<db_error>(&updated)) return *e;
   const auto& r = std::get<rows>(updated);
   if (r.empty()) return std::optional<user_row>{};
+  if (auto e = bump_revision(db_)) return *e;
   return std::optional<user_row>{user_from(r[0])};
 }
 
@@ -324,6 +327,7 @@ result<created_key> accounts::create_key(const new_key& k) {
        to_value(row.tpm), to_value(row.max_concurrency), encode_list(row.allowed_ips),
        to_value(row.signing_secret), row.metadata, row.created_at, row.updated_at});
   if (auto* e = std::get_if<db_error>(&inserted)) return *e;
+  if (auto e = bump_revision(db_)) return *e;
   return out;
 }
 
@@ -378,6 +382,7 @@ result<std::optional<key_row>> accounts::update_key(const std::string& id, const
   if (auto* e = std::get_if<db_error>(&updated)) return *e;
   const auto& r = std::get<rows>(updated);
   if (r.empty()) return std::optional<key_row>{};
+  if (auto e = bump_revision(db_)) return *e;
   return std::optional<key_row>{key_from(r[0])};
 }
 
@@ -390,6 +395,7 @@ result<std::optional<key_row>> accounts::revoke_key(const std::string& id) {
   if (auto* e = std::get_if<db_error>(&updated)) return *e;
   const auto& r = std::get<rows>(updated);
   if (r.empty()) return std::optional<key_row>{};
+  if (auto e = bump_revision(db_)) return *e;
   return std::optional<key_row>{key_from(r[0])};
 }
 
@@ -411,6 +417,7 @@ result<std::optional<std::string>> accounts::rotate_key(const std::string& id,
       db_.query(sql, {id, hash_secret(fresh), fresh.substr(0, 7), at + grace_seconds, at});
   if (auto* e = std::get_if<db_error>(&updated)) return *e;
   if (std::get<rows>(updated).empty()) return std::optional<std::string>{};
+  if (auto e = bump_revision(db_)) return *e;
   return std::optional<std::string>{fresh};
 }
 

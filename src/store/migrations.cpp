@@ -61,6 +61,13 @@ CREATE TABLE audit_log (
 );
 CREATE INDEX audit_log_at ON audit_log (at, id);
 )sql"},
+      {2, "revision", R"sql(
+CREATE TABLE store_revision (
+  id     BIGINT PRIMARY KEY CHECK (id = 1),
+  value  BIGINT NOT NULL
+);
+INSERT INTO store_revision (id, value) VALUES (1, 0);
+)sql"},
   };
   return list;
 }
@@ -108,6 +115,19 @@ std::optional<db_error> migrate(connection& db) {
     if (auto e = db.commit()) return e;
   }
   return std::nullopt;
+}
+
+std::optional<db_error> bump_revision(connection& db) {
+  auto r = db.query("UPDATE store_revision SET value = value + 1 WHERE id = 1");
+  if (auto* e = std::get_if<db_error>(&r)) return *e;
+  return std::nullopt;
+}
+
+result<std::int64_t> read_revision(connection& db) {
+  auto rows = db.query("SELECT value FROM store_revision WHERE id = 1");
+  if (auto* e = std::get_if<db_error>(&rows)) return *e;
+  const auto& r = std::get<std::vector<row>>(rows);
+  return r.empty() ? 0 : r[0].integer(0);
 }
 
 }  // namespace sy::store

@@ -26,4 +26,11 @@ std::optional<db_error> migrate(connection& db);
 // The highest migration applied to `db` (0 for a new database).
 result<std::int64_t> schema_version(connection& db);
 
+// The store revision: a counter every writer of users, keys and channels increments after its
+// change (store::accounts and store::channels do it themselves), so that running gateways, which
+// poll it, reload their in-memory tables within a second, whoever made the change (this instance,
+// another one, or the CLI).
+std::optional<db_error> bump_revision(connection& db);
+result<std::int64_t> read_revision(connection& db);
+
 }  // namespace sy::store

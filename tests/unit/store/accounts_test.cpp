@@ -498,6 +498,34 @@ TEST_P(accounts_store_backend, audit_is_appended_and_listed_newest_first) {
   EXPECT_TRUE(is_client_error(acc().append_audit(given)));
 }
 
+TEST_P(accounts_store_backend, every_change_moves_the_store_revision) {
+  auto revision = [&] { return ok(store::read_revision(*db_)); };
+  auto last = revision();
+  auto moved = [&] {
+    auto now = revision();
+    bool changed = now > last;
+    last = now;
+    return changed;
+  };
+  auto user = make_user("rev");
+  EXPECT_TRUE(moved());
+  ok(acc().update_user(user.id, {.enabled = false}));
+  EXPECT_TRUE(moved());
+  auto key = ok(acc().create_key({.name = "k", .user_id = user.id}));
+  EXPECT_TRUE(moved());
+  ok(acc().update_key(key.row.id, {.rpm = std::optional<std::int64_t>(5)}));
+  EXPECT_TRUE(moved());
+  ok(acc().rotate_key(key.row.id, 60));
+  EXPECT_TRUE(moved());
+  ok(acc().revoke_key(key.row.id));
+  EXPECT_TRUE(moved());
+  // Reads and unknown ids change nothing.
+  ok(acc().get_key(key.row.id));
+  ok(acc().update_key("key_unknown", {.name = std::string("x")}));
+  ok(acc().revoke_key("key_unknown"));
+  EXPECT_FALSE(moved());
+}
+
 INSTANTIATE_TEST_SUITE_P(each, accounts_store_backend, ::testing::ValuesIn(backends()),
                          backend_name);
 
