@@ -1,5 +1,7 @@
 #include "config/config.h"
 
+#include "common/json.h"
+
 #include <yaml-cpp/yaml.h>
 #include <boost/url/parse.hpp>
 
@@ -15,24 +17,28 @@ namespace {
 // Thrown inside this file only, turned into a config_error at the API boundary.
 struct bad_config {
   std::string message;
+  std::string field;
 };
 
 class reader {
  public:
   reader(std::string source, const env_lookup& env) : source_(std::move(source)), env_(env) {}
 
-  [[noreturn]] void fail(const YAML::Node& node, const std::string& path,
+  [[noreturn]] void fail(const YAML::Node& node, std::string path,
                          const std::string& message) const {
     std::string where = source_;
     if (node.IsDefined() && node.Mark().line >= 0) {
       where += ":" + std::to_string(node.Mark().line + 1);
     }
-    throw bad_config{where + ": " + path + ": " + message};
+    // A lone channel (parse_channel) is read at the path "": its keys come as ".name".
+    if (path.starts_with('.')) path.erase(0, 1);
+    if (path.empty()) throw bad_config{where + ": " + message, path};
+    throw bad_config{where + ": " + path + ": " + message, path};
   }
 
   std::string scalar(const YAML::Node& node, const std::string& path) const {
     if (!node.IsScalar()) fail(node, path, "expected a string");
-    return substitute_env(node.Scalar(), env_);
+    return env_ ? substitute_env(node.Scalar(), env_) : node.Scalar();
   }
 
   template <class Int>
@@ -374,10 +380,92 @@ std::variant<config, config_error> parse_config(const std::string& yaml_text,
     auto root = YAML::Load(yaml_text);
     return reader(source_name, env).read(root);
   } catch (const bad_config& e) {
-    return config_error{e.message};
+    return config_error{e.message, e.field};
   } catch (const YAML::Exception& e) {
     return config_error{source_name + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg};
   }
+}
+
+std::variant<channel_config, config_error> parse_channel(const std::string& text,
+                                                         const std::string& source) {
+  const env_lookup no_substitution;
+  try {
+    return reader(source, no_substitution).channel(YAML::Load(text), "");
+  } catch (const bad_config& e) {
+    return config_error{e.message, e.field};
+  } catch (const YAML::Exception& e) {
+    return config_error{source + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg};
+  }
+}
+
+std::string channel_to_json(const channel_config& ch, bool include_keys) {
+  std::string out = "{\"name\":";
+  json::append_quoted(out, ch.name);
+  // `vendor` when it names a vendor of this type (a channel built in code may have set only
+  // `type`), else the vendor named after the type (each type has one: openai, azure, ...).
+  std::string_view type = ch.vendor;
+  if (const vendor* v = find_vendor(type); !v || v->type != ch.type) {
+    for (const auto& row : vendors()) {
+      if (row.type == ch.type) {
+        type = row.name;
+        break;
+      }
+    }
+  }
+  out += ",\"type\":";
+  json::append_quoted(out, type);
+  if (!ch.base_url.empty()) {
+    out += ",\"base_url\":";
+    json::append_quoted(out, ch.base_url);
+  }
+  if (include_keys) {
+    out += ",\"api_keys\":[";
+    for (std::size_t i = 0; i < ch.api_keys.size(); ++i) {
+      if (i) out += ',';
+      json::append_quoted(out, ch.api_keys[i]);
+    }
+    out += ']';
+  }
+  // The list form when every model keeps its name upstream, the map form otherwise.
+  bool renamed = false;
+  for (const auto& m : ch.models)
+    renamed = renamed || m.public_name != m.upstream_name;
+  out += renamed ? ",\"models\":{" : ",\"models\":[";
+  for (std::size_t i = 0; i < ch.models.size(); ++i) {
+    if (i) out += ',';
+    json::append_quoted(out, ch.models[i].public_name);
+    if (renamed) {
+      out += ':';
+      json::append_quoted(out, ch.models[i].upstream_name);
+    }
+  }
+  out += renamed ? '}' : ']';
+  const auto& t = ch.timeouts;
+  out += ",\"weight\":" + std::to_string(ch.weight);
+  out += ",\"timeouts\":{\"connect_ms\":" + std::to_string(t.connect.count()) +
+         ",\"first_byte_ms\":" + std::to_string(t.first_byte.count()) +
+         ",\"idle_ms\":" + std::to_string(t.idle.count()) +
+         ",\"total_ms\":" + std::to_string(t.total.count()) + "}";
+  out += ",\"api_version\":";
+  json::append_quoted(out, ch.api_version);
+  out += ",\"anthropic_version\":";
+  json::append_quoted(out, ch.anthropic_version);
+  if (!ch.ca_file.empty()) {
+    out += ",\"ca_file\":";
+    json::append_quoted(out, ch.ca_file);
+  }
+  const mock_options defaults;
+  const auto& m = ch.mock;
+  if (ch.type == channel_type::mock || m.latency != defaults.latency ||
+      m.chunk_delay != defaults.chunk_delay || m.words != defaults.words ||
+      m.chunks != defaults.chunks) {
+    out += ",\"mock\":{\"latency_ms\":" + std::to_string(m.latency.count()) +
+           ",\"chunk_delay_ms\":" + std::to_string(m.chunk_delay.count()) +
+           ",\"words\":" + std::to_string(m.words) + ",\"chunks\":" + std::to_string(m.chunks) +
+           "}";
+  }
+  out += '}';
+  return out;
 }
 
 std::variant<config, config_error> load_config_file(const std::string& path,

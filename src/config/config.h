@@ -102,10 +102,11 @@ env_lookup process_env();
 
 struct config_error {
   std::string message;  // "switchyard.yaml:12: channels[0].type: unknown channel type 'foo'"
+  std::string field;    // the key path named in the message ("channels[0].type"); "" for none
 };
 
-// Parses YAML text. `${VAR}` and `${VAR:-default}` are substituted in scalar values.
-// Returns the config or the first error, naming the file, line and key.
+// Parses YAML text. `${VAR}` and `${VAR:-default}` are substituted in scalar values (not at all
+// when `env` is empty). Returns the config or the first error, naming the file, line and key.
 std::variant<config, config_error> parse_config(const std::string& yaml_text,
                                                 const std::string& source_name,
                                                 const env_lookup& env = process_env());
@@ -116,6 +117,21 @@ std::variant<config, config_error> load_config_file(const std::string& path,
 // provider key found in the environment (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY;
 // OPENAI_BASE_URL, ANTHROPIC_BASE_URL, GEMINI_BASE_URL move them).
 std::variant<config, config_error> default_config(const env_lookup& env = process_env());
+
+// One channel, as a YAML or JSON mapping with the keys and forms of a `channels:` entry of the
+// config file, validated the same way, for channels received by the admin API. Nothing is
+// substituted: "${HOME}" stays those seven characters, so that an API caller cannot read the
+// process environment into a channel. An error's `field` is the key path inside the channel
+// ("base_url", "timeouts.connect_ms", "api_keys[1]"; "" when the text is not a mapping), and its
+// message starts with `source` and the line.
+std::variant<channel_config, config_error> parse_channel(const std::string& text,
+                                                         const std::string& source);
+
+// A channel as one JSON object with the keys parse_channel reads (it reads the result back to an
+// equal channel). The upstream keys only when `include_keys`: the admin API never shows them.
+// Defaults are written out; `base_url` and `ca_file` only when set, `mock` only for a mock
+// channel or when its options are not the defaults.
+std::string channel_to_json(const channel_config& ch, bool include_keys = false);
 
 // Whether `url` is an absolute http:// or https:// URL with a host, as a base_url must be.
 bool valid_base_url(std::string_view url);

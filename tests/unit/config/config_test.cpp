@@ -531,3 +531,263 @@ TEST(substitute_env, reports_the_first_missing_variable) {
 
 }  // namespace
 }  // namespace sy::test
+
+// ---- parse_channel and channel_to_json: one channel as JSON (the admin API) or YAML
+// (Included here, with this section, to keep the file's other parts untouched.)
+#include <boost/json.hpp>
+
+#include <cstdlib>
+
+namespace sy::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+channel_config must_parse_channel(const std::string& text) {
+  auto result = parse_channel(text, "request");
+  if (auto* e = std::get_if<config_error>(&result)) {
+    ADD_FAILURE() << "unexpected error: " << e->message;
+    return channel_config{};
+  }
+  return std::get<channel_config>(std::move(result));
+}
+
+config_error must_fail_channel(const std::string& text) {
+  auto result = parse_channel(text, "request");
+  if (auto* e = std::get_if<config_error>(&result)) return *e;
+  ADD_FAILURE() << "expected an error for:\n" << text;
+  return {};
+}
+
+void expect_same_channel(const channel_config& a, const channel_config& b) {
+  EXPECT_EQ(a.name, b.name);
+  EXPECT_EQ(a.type, b.type);
+  EXPECT_EQ(a.vendor, b.vendor);
+  EXPECT_EQ(a.base_url, b.base_url);
+  EXPECT_EQ(a.api_keys, b.api_keys);
+  ASSERT_EQ(a.models.size(), b.models.size());
+  for (std::size_t i = 0; i < a.models.size(); ++i) {
+    EXPECT_EQ(a.models[i].public_name, b.models[i].public_name);
+    EXPECT_EQ(a.models[i].upstream_name, b.models[i].upstream_name);
+  }
+  EXPECT_EQ(a.weight, b.weight);
+  EXPECT_EQ(a.timeouts.connect, b.timeouts.connect);
+  EXPECT_EQ(a.timeouts.first_byte, b.timeouts.first_byte);
+  EXPECT_EQ(a.timeouts.idle, b.timeouts.idle);
+  EXPECT_EQ(a.timeouts.total, b.timeouts.total);
+  EXPECT_EQ(a.mock.latency, b.mock.latency);
+  EXPECT_EQ(a.mock.chunk_delay, b.mock.chunk_delay);
+  EXPECT_EQ(a.mock.words, b.mock.words);
+  EXPECT_EQ(a.mock.chunks, b.mock.chunks);
+  EXPECT_EQ(a.ca_file, b.ca_file);
+  EXPECT_EQ(a.api_version, b.api_version);
+  EXPECT_EQ(a.anthropic_version, b.anthropic_version);
+}
+
+TEST(parse_channel, reads_json_with_the_config_file_keys) {
+  auto ch = must_parse_channel(
+      R"({"name":"oa","type":"openai","base_url":"https://api.example.com/v1/",)"
+      R"("api_keys":["sk-a","","sk-b"],"models":{"gpt-4o":"gpt-4o","fast":"gpt-4o-mini"},)"
+      R"("weight":2,"timeouts":{"connect_ms":100,"first_byte_ms":200,"idle_ms":300,"total_ms":400},)"
+      R"("api_version":"2025-01-01","anthropic_version":"2023-01-01"})");
+  EXPECT_EQ(ch.name, "oa");
+  EXPECT_EQ(ch.type, channel_type::openai);
+  EXPECT_EQ(ch.vendor, "openai");
+  EXPECT_EQ(ch.base_url, "https://api.example.com/v1");
+  EXPECT_EQ(ch.api_keys, (std::vector<std::string>{"sk-a", "sk-b"}));  // "" dropped
+  ASSERT_EQ(ch.models.size(), 2u);
+  EXPECT_EQ(ch.models[0].public_name, "gpt-4o");
+  EXPECT_EQ(ch.models[1].public_name, "fast");
+  EXPECT_EQ(ch.models[1].upstream_name, "gpt-4o-mini");
+  EXPECT_EQ(ch.weight, 2u);
+  EXPECT_EQ(ch.timeouts.connect, 100ms);
+  EXPECT_EQ(ch.timeouts.total, 400ms);
+  EXPECT_EQ(ch.api_version, "2025-01-01");
+  EXPECT_EQ(ch.anthropic_version, "2023-01-01");
+
+  // Pretty-printed (tabs too), a list of models, one api_key, the vendor's default base_url.
+  auto pretty = must_parse_channel(
+      "{\n\t\"name\": \"claude\",\n\t\"type\": \"anthropic\",\n\t\"api_key\": \"sk-ant\",\n"
+      "\t\"models\": [\"claude-*\", \"opus\"]\n}\n");
+  EXPECT_EQ(pretty.type, channel_type::anthropic);
+  EXPECT_EQ(pretty.base_url, "https://api.anthropic.com");
+  EXPECT_EQ(pretty.api_keys, std::vector<std::string>{"sk-ant"});
+  ASSERT_EQ(pretty.models.size(), 2u);
+  EXPECT_EQ(pretty.models[1].upstream_name, "opus");
+  EXPECT_EQ(pretty.weight, 1u);
+
+  // JSON escapes.
+  auto escaped =
+      must_parse_channel(R"({"name":"caf\u00e9 \"q\" \/","type":"mock","models":["demo"]})");
+  EXPECT_EQ(escaped.name, "caf\xc3\xa9 \"q\" /");
+
+  // And YAML, as in the config file.
+  auto yaml = must_parse_channel("name: m\ntype: mock\nmodels: demo\nmock: {words: 3}\n");
+  EXPECT_EQ(yaml.type, channel_type::mock);
+  EXPECT_EQ(yaml.mock.words, 3);
+}
+
+TEST(parse_channel, substitutes_no_environment_variable) {
+  setenv("SY_TEST_CHANNEL_SECRET", "leaked-value", 1);
+  ASSERT_TRUE(std::getenv("HOME"));
+  const std::string home = std::getenv("HOME");
+  auto ch = must_parse_channel(
+      R"({"name":"${HOME}","type":"openai","base_url":"https://example.com/v1",)"
+      R"("api_keys":["${SY_TEST_CHANNEL_SECRET}","${NOT_SET_ANYWHERE:-fallback}"],)"
+      R"("models":["${HOME}"],"api_version":"${SY_TEST_CHANNEL_SECRET}"})");
+  EXPECT_EQ(ch.name, "${HOME}");
+  EXPECT_EQ(ch.api_keys, (std::vector<std::string>{"${SY_TEST_CHANNEL_SECRET}",
+                                                   "${NOT_SET_ANYWHERE:-fallback}"}));
+  EXPECT_EQ(ch.models.at(0).public_name, "${HOME}");
+  EXPECT_EQ(ch.api_version, "${SY_TEST_CHANNEL_SECRET}");
+  // A base_url made of a variable is not a URL: refused, and the error shows no value.
+  auto e = must_fail_channel(
+      R"({"name":"x","type":"openai","base_url":"${SY_TEST_CHANNEL_SECRET}","models":["m"]})");
+  EXPECT_EQ(e.field, "base_url");
+  EXPECT_NE(e.message.find("${SY_TEST_CHANNEL_SECRET}"), std::string::npos) << e.message;
+  EXPECT_EQ(e.message.find("leaked-value"), std::string::npos) << e.message;
+  auto url = must_fail_channel(
+      R"({"name":"x","type":"openai","base_url":"https://${HOME}.example.com","models":["m"]})");
+  EXPECT_EQ(url.field, "base_url");
+  EXPECT_EQ(url.message.find(home + ".example"), std::string::npos) << url.message;
+  unsetenv("SY_TEST_CHANNEL_SECRET");
+  // The config file still substitutes.
+  auto cfg =
+      must_parse("channels: [{name: a, type: mock, models: [\"${M}\"]}]", env_of({{"M", "demo"}}));
+  EXPECT_EQ(cfg.channels.at(0).models.at(0).public_name, "demo");
+}
+
+TEST(parse_channel, errors_name_the_field) {
+  struct bad_case {
+    std::string text;
+    std::string field;
+    std::string says;
+  };
+  const std::vector<bad_case> cases = {
+      {R"({"type":"openai","models":["m"]})", "", "missing key 'name'"},
+      {R"({"name":"","type":"openai","models":["m"]})", "name", "must not be empty"},
+      {R"({"name":"x","type":"nope","models":["m"]})", "type", "unknown channel type 'nope'"},
+      {R"({"name":"x","type":"azure","models":["m"]})", "", "missing key 'base_url'"},
+      {R"({"name":"x","type":"openai","base_url":"ftp://h","models":["m"]})", "base_url",
+       "expected an http:// or https:// URL"},
+      {R"({"name":"x","type":"openai"})", "", "missing key 'models'"},
+      {R"({"name":"x","type":"openai","models":[]})", "models", "at least one model"},
+      {R"({"name":"x","type":"openai","models":[["a"]]})", "models[0]", "expected a string"},
+      {R"({"name":"x","type":"openai","models":{"a":""}})", "models", "must not be empty"},
+      {R"({"name":"x","type":"openai","models":["m"],"weight":0})", "weight",
+       "between 1 and 1000000"},
+      {R"({"name":"x","type":"openai","models":["m"],"weight":"two"})", "weight",
+       "expected an integer"},
+      {R"({"name":"x","type":"openai","models":["m"],"timeouts":{"connect_ms":-1}})",
+       "timeouts.connect_ms", "between"},
+      {R"({"name":"x","type":"openai","models":["m"],"timeouts":{"conect_ms":1}})",
+       "timeouts.conect_ms", "unknown key"},
+      {R"({"name":"x","type":"openai","models":["m"],"api_keys":["a",{"k":1}]})", "api_keys[1]",
+       "expected a string"},
+      {R"({"name":"x","type":"openai","models":["m"],"colour":"red"})", "colour", "unknown key"},
+      {R"({"name":null,"type":"openai","models":["m"]})", "name", "expected a string"},
+      {R"({"name":"x","type":"mock","models":["m"],"mock":{"words":0}})", "mock.words", "between"},
+      {R"({"name":"x","type":"openai","models":["m"],"ca_file":"/nonexistent/ca.pem"})", "ca_file",
+       "cannot read"},
+      {R"(["name","x"])", "", "expected a mapping"},
+      {R"("just text")", "", "expected a mapping"},
+      {"", "", "expected a mapping"},
+      {R"({"name":"x",)", "", ""},  // not JSON: the parser's message
+  };
+  for (const auto& c : cases) {
+    auto e = must_fail_channel(c.text);
+    EXPECT_EQ(e.field, c.field) << c.text << "\n" << e.message;
+    EXPECT_NE(e.message.find(c.says), std::string::npos) << c.text << "\n" << e.message;
+    EXPECT_TRUE(e.message.starts_with("request:")) << e.message;
+    EXPECT_EQ(e.message.find(": :"), std::string::npos) << e.message;
+    EXPECT_EQ(e.message.find(".name"), std::string::npos) << e.message;
+  }
+  // The line is named, as in the config file.
+  auto e =
+      must_fail_channel("{\n  \"name\": \"x\",\n  \"type\": \"nope\",\n  \"models\": [\"m\"]\n}");
+  EXPECT_TRUE(e.message.starts_with("request:3: type: unknown channel type")) << e.message;
+  // Nested too deep: an error, not a crash.
+  auto deep =
+      must_fail_channel("{\"models\":" + std::string(100000, '[') + std::string(100000, ']') + "}");
+  EXPECT_FALSE(deep.message.empty());
+}
+
+TEST(config_error, names_the_field_of_the_config_file_too) {
+  auto result = parse_config("channels:\n  - name: a\n    type: nope\n    models: [m]\n",
+                             "test.yaml", no_env);
+  ASSERT_TRUE(std::holds_alternative<config_error>(result));
+  const auto& e = std::get<config_error>(result);
+  EXPECT_EQ(e.field, "channels[0].type");
+  EXPECT_TRUE(e.message.starts_with("test.yaml:3: channels[0].type: unknown channel type"))
+      << e.message;
+  auto limits = std::get<config_error>(parse_config("limits: {max_body_bytes: 1}", "t", no_env));
+  EXPECT_EQ(limits.field, "limits.max_body_bytes");
+  auto unknown = std::get<config_error>(parse_config("colour: red", "t", no_env));
+  EXPECT_EQ(unknown.field, "colour");
+  auto not_a_map = std::get<config_error>(parse_config("[1, 2]", "t", no_env));
+  EXPECT_EQ(not_a_map.field, "");
+  EXPECT_EQ(not_a_map.message, "t:1: expected a mapping");
+}
+
+TEST(channel_to_json, reads_back_to_the_same_channel) {
+  const std::string pem = ::testing::TempDir() + "sy-channel-ca.pem";
+  std::ofstream(pem) << "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n";
+  std::vector<channel_config> channels;
+  channels.push_back(must_parse_channel(
+      R"({"name":"oa","type":"openai","api_keys":["sk-a","sk-\"b\\"],"models":["gpt-4o","o3*"],)"
+      R"("weight":7,"timeouts":{"connect_ms":1,"first_byte_ms":2,"idle_ms":3,"total_ms":4}})"));
+  channels.push_back(must_parse_channel(
+      R"({"name":"az","type":"azure","base_url":"https://r.openai.azure.com","api_key":"k",)"
+      R"("models":{"gpt-4o":"my-deployment","gpt-4o-mini":"gpt-4o-mini"},)"
+      R"("api_version":"2025-04-01","ca_file":")" +
+      pem + R"("})"));
+  channels.push_back(
+      must_parse_channel(R"({"name":"m \u00e9\n","type":"mock","models":["demo"],)"
+                         R"("mock":{"latency_ms":1,"chunk_delay_ms":2,"words":3,"chunks":4}})"));
+  channels.push_back(must_parse_channel(
+      R"({"name":"local","type":"llama.cpp","models":["*"],"anthropic_version":"x"})"));
+  for (const auto& ch : channels) {
+    SCOPED_TRACE(ch.name);
+    const auto with_keys = channel_to_json(ch, true);
+    // Valid JSON, with the keys of the config file.
+    boost::system::error_code ec;
+    auto v = boost::json::parse(with_keys, ec);
+    ASSERT_FALSE(ec) << with_keys;
+    ASSERT_TRUE(v.is_object());
+    EXPECT_EQ(v.as_object().at("name").as_string(), ch.name);
+    EXPECT_EQ(v.as_object().at("type").as_string(), ch.vendor);
+    expect_same_channel(must_parse_channel(with_keys), ch);
+
+    // Without keys: none of them, and otherwise the same channel.
+    const auto without = channel_to_json(ch, false);
+    EXPECT_EQ(channel_to_json(ch), without);  // the default
+    EXPECT_FALSE(boost::json::parse(without).as_object().contains("api_keys")) << without;
+    for (const auto& key : ch.api_keys)
+      EXPECT_EQ(without.find(key), std::string::npos) << without;
+    auto keyless = ch;
+    keyless.api_keys.clear();
+    expect_same_channel(must_parse_channel(without), keyless);
+  }
+  // The list form when no model is renamed, the map form otherwise; mock options only where they
+  // mean something.
+  EXPECT_TRUE(boost::json::parse(channel_to_json(channels[0])).as_object().at("models").is_array());
+  EXPECT_TRUE(
+      boost::json::parse(channel_to_json(channels[1])).as_object().at("models").is_object());
+  EXPECT_FALSE(boost::json::parse(channel_to_json(channels[0])).as_object().contains("mock"));
+  EXPECT_TRUE(boost::json::parse(channel_to_json(channels[2])).as_object().contains("mock"));
+  EXPECT_FALSE(boost::json::parse(channel_to_json(channels[2])).as_object().contains("base_url"));
+  std::remove(pem.c_str());
+}
+
+TEST(channel_to_json, names_the_vendor_of_a_channel_built_in_code) {
+  // default_config's mock channel sets `type` only (its `vendor` keeps the default "openai").
+  auto cfg = std::get<config>(default_config(no_env));
+  const auto& mock = cfg.channels.at(0);
+  ASSERT_EQ(mock.type, channel_type::mock);
+  auto json = channel_to_json(mock);
+  EXPECT_EQ(boost::json::parse(json).as_object().at("type").as_string(), "mock") << json;
+  EXPECT_EQ(must_parse_channel(json).type, channel_type::mock);
+}
+
+}  // namespace
+}  // namespace sy::test
