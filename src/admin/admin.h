@@ -41,7 +41,8 @@ struct request {
 
 struct response {
   unsigned status = 200;
-  std::string body;  // JSON
+  std::string body;   // JSON
+  std::string allow;  // with 405: the methods the path accepts ("GET, POST"), for `Allow`
 };
 
 struct environment {

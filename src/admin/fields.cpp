@@ -1,0 +1,436 @@
+// The admin API's shapes (users, keys, times) and its input validation: fields, globs, CIDRs,
+// times and the query string.
+#include "admin/admin_internal.h"
+
+#include <boost/asio/ip/address.hpp>
+
+#include <charconv>
+#include <cstdio>
+
+namespace sy::admin::detail {
+namespace {
+
+// Howard Hinnant's civil calendar algorithms: exact for every proleptic Gregorian date, and free
+// of the process's time zone (timegm is not standard, mktime reads TZ).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  y = static_cast<std::int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y += m <= 2;
+}
+
+bool leap(std::int64_t y) {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+unsigned days_in_month(std::int64_t y, unsigned m) {
+  static constexpr unsigned days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && leap(y) ? 29 : days[m - 1];
+}
+
+// `n` digits at `pos` as a number; false when any is not a digit.
+bool digits(std::string_view s, std::size_t pos, std::size_t n, unsigned& out) {
+  if (pos + n > s.size()) return false;
+  out = 0;
+  for (std::size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    out = out * 10 + static_cast<unsigned>(s[i] - '0');
+  }
+  return true;
+}
+
+// 9999-12-31T23:59:59Z: the last instant RFC 3339 can write.
+constexpr std::int64_t max_time = 253402300799;
+
+// A JSON number that is an integer (1 and 1.0 are not the same to Boost.JSON; 1.0 is refused).
+std::optional<std::int64_t> integer_of(const boost::json::value& v) {
+  if (v.is_int64()) return v.get_int64();
+  if (v.is_uint64()) {
+    if (v.get_uint64() > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;
+    return static_cast<std::int64_t>(v.get_uint64());
+  }
+  return std::nullopt;
+}
+
+invalid wrong(std::string_view field, std::string message) {
+  return invalid{std::string(field), std::move(message)};
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::optional<std::string> percent_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%') {
+      if (i + 2 >= s.size()) return std::nullopt;
+      int hi = hex_digit(s[i + 1]), lo = hex_digit(s[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+// ---- shapes
+
+std::string format_time(std::int64_t t) {
+  std::int64_t days = t / 86400, secs = t % 86400;
+  if (secs < 0) {
+    secs += 86400;
+    --days;
+  }
+  std::int64_t y;
+  unsigned m, d;
+  civil_from_days(days, y, m, d);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02u:%02u:%02uZ", static_cast<long long>(y), m,
+                d, static_cast<unsigned>(secs / 3600), static_cast<unsigned>(secs / 60 % 60),
+                static_cast<unsigned>(secs % 60));
+  return buf;
+}
+
+std::optional<std::int64_t> parse_time(std::string_view s) {
+  unsigned y, mo, d, h, mi, sec;
+  if (!digits(s, 0, 4, y) || s.size() < 20 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
+      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+      !digits(s, 11, 2, h) || s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' ||
+      !digits(s, 17, 2, sec)) {
+    return std::nullopt;
+  }
+  if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60) {
+    return std::nullopt;
+  }
+  if (sec == 60) sec = 59;  // a leap second: the instant before it is close enough
+  std::size_t pos = 19;
+  if (s[pos] == '.') {
+    ++pos;
+    const std::size_t start = pos;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9')
+      ++pos;
+    if (pos == start) return std::nullopt;
+  }
+  std::int64_t offset = 0;
+  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
+    ++pos;
+  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+    unsigned oh, om;
+    if (!digits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
+        !digits(s, pos + 4, 2, om) || oh > 23 || om > 59) {
+      return std::nullopt;
+    }
+    offset = (s[pos] == '+' ? 1 : -1) * static_cast<std::int64_t>(oh * 3600 + om * 60);
+    pos += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (pos != s.size()) return std::nullopt;
+  return days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
+}
+
+boost::json::value time_or_null(const std::optional<std::int64_t>& t) {
+  if (!t) return nullptr;
+  return boost::json::string(format_time(*t));
+}
+
+boost::json::array string_array(const std::vector<std::string>& items) {
+  boost::json::array out;
+  out.reserve(items.size());
+  for (const auto& item : items)
+    out.emplace_back(item);
+  return out;
+}
+
+namespace {
+boost::json::value integer_or_null(const std::optional<std::int64_t>& v) {
+  if (!v) return nullptr;
+  return *v;
+}
+}  // namespace
+
+boost::json::object user_json(const store::user_row& u) {
+  boost::json::object out;
+  out["id"] = u.id;
+  out["name"] = u.name;
+  if (u.email) {
+    out["email"] = *u.email;
+  } else {
+    out["email"] = nullptr;
+  }
+  out["role"] = u.role;
+  out["models"] = string_array(u.models);
+  out["enabled"] = u.enabled;
+  out["created_at"] = format_time(u.created_at);
+  return out;
+}
+
+boost::json::object key_json(const store::key_row& k) {
+  boost::json::object out;
+  out["id"] = k.id;
+  out["name"] = k.name;
+  if (k.user_id) {
+    out["user_id"] = *k.user_id;
+  } else {
+    out["user_id"] = nullptr;
+  }
+  out["prefix"] = k.prefix;
+  out["models"] = string_array(k.models);
+  out["expires_at"] = time_or_null(k.expires_at);
+  out["enabled"] = k.enabled;
+  out["revoked_at"] = time_or_null(k.revoked_at);
+  out["rpm"] = integer_or_null(k.rpm);
+  out["tpm"] = integer_or_null(k.tpm);
+  out["max_concurrency"] = integer_or_null(k.max_concurrency);
+  out["allowed_ips"] = string_array(k.allowed_ips);
+  out["require_signature"] = k.signing_secret.has_value();
+  boost::system::error_code ec;
+  auto metadata = boost::json::parse(k.metadata, ec);
+  if (ec || !metadata.is_object()) metadata = boost::json::object{};
+  out["metadata"] = std::move(metadata);
+  out["created_at"] = format_time(k.created_at);
+  out["updated_at"] = format_time(k.updated_at);
+  return out;
+}
+
+// ---- input
+
+std::variant<boost::json::object, invalid> parse_object(std::string_view body, bool empty_ok) {
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    if (empty_ok) return boost::json::object{};
+    return invalid{"", "the body must be a JSON object"};
+  }
+  boost::system::error_code ec;
+  auto v = boost::json::parse(body, ec);
+  if (ec) return invalid{"", "the body is not valid JSON: " + ec.message()};
+  if (!v.is_object()) return invalid{"", "the body must be a JSON object"};
+  return std::move(v.get_object());
+}
+
+std::optional<invalid> refuse_unknown(const boost::json::object& body,
+                                      std::initializer_list<std::string_view> known) {
+  for (const auto& member : body) {
+    bool found = false;
+    for (auto name : known)
+      found = found || member.key() == name;
+    if (!found) {
+      std::string list;
+      for (auto name : known) {
+        if (!list.empty()) list += ", ";
+        list += name;
+      }
+      return wrong(member.key(), "unknown field (expected one of: " + list + ")");
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<invalid> read_name(const boost::json::value& v, std::string_view field,
+                                 std::string& out) {
+  if (!v.is_string()) return wrong(field, std::string(field) + " must be a string");
+  const auto& s = v.get_string();
+  if (s.empty()) return wrong(field, std::string(field) + " must not be empty");
+  if (s.size() > max_name_bytes) {
+    return wrong(field, std::string(field) + " must be at most " + std::to_string(max_name_bytes) +
+                            " bytes");
+  }
+  out.assign(s.data(), s.size());
+  return std::nullopt;
+}
+
+std::optional<invalid> read_bool(const boost::json::value& v, std::string_view field, bool& out) {
+  if (!v.is_bool()) return wrong(field, std::string(field) + " must be true or false");
+  out = v.get_bool();
+  return std::nullopt;
+}
+
+std::optional<invalid> read_positive(const boost::json::value& v, std::string_view field,
+                                     std::int64_t& out) {
+  auto n = integer_of(v);
+  if (!n || *n < 1) return wrong(field, std::string(field) + " must be a positive integer");
+  out = *n;
+  return std::nullopt;
+}
+
+std::optional<invalid> read_models(const boost::json::value& v, std::vector<std::string>& out) {
+  if (!v.is_array() || v.get_array().empty()) {
+    return wrong("models", "models must be a non-empty list of model names or globs");
+  }
+  const auto& items = v.get_array();
+  if (items.size() > max_list_items) {
+    return wrong("models", "models may list at most " + std::to_string(max_list_items) + " items");
+  }
+  out.clear();
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const auto& item = items[i];
+    if (!item.is_string() || item.get_string().empty() ||
+        item.get_string().size() > max_pattern_bytes) {
+      return wrong("models", "models[" + std::to_string(i) + "] must be a non-empty string of at " +
+                                 "most " + std::to_string(max_pattern_bytes) + " bytes");
+    }
+    out.emplace_back(item.get_string());
+  }
+  return std::nullopt;
+}
+
+std::optional<invalid> read_cidrs(const boost::json::value& v, std::vector<std::string>& out) {
+  // TODO: use the data plane's parser (src/auth/cidr.h) once it is committed, so that the API and
+  // the key table accept exactly the same entries.
+  if (!v.is_array()) return wrong("allowed_ips", "allowed_ips must be a list of CIDRs");
+  const auto& items = v.get_array();
+  if (items.size() > max_list_items) {
+    return wrong("allowed_ips",
+                 "allowed_ips may list at most " + std::to_string(max_list_items) + " items");
+  }
+  out.clear();
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    auto refuse = [&] {
+      return wrong("allowed_ips", "allowed_ips[" + std::to_string(i) +
+                                      "] must be a CIDR such as 10.0.0.0/8 or 2001:db8::/32");
+    };
+    if (!items[i].is_string()) return refuse();
+    std::string_view text = items[i].get_string();
+    auto slash = text.find('/');
+    boost::system::error_code ec;
+    auto address = boost::asio::ip::make_address(std::string(text.substr(0, slash)), ec);
+    if (ec) return refuse();
+    if (slash != std::string_view::npos) {
+      auto bits_text = text.substr(slash + 1);
+      unsigned bits = 0;
+      auto [end, err] =
+          std::from_chars(bits_text.data(), bits_text.data() + bits_text.size(), bits);
+      if (bits_text.empty() || err != std::errc{} || end != bits_text.data() + bits_text.size() ||
+          bits > (address.is_v4() ? 32u : 128u)) {
+        return refuse();
+      }
+    }
+    out.emplace_back(text);
+  }
+  return std::nullopt;
+}
+
+std::optional<invalid> read_expiry(const boost::json::value& v, std::int64_t now,
+                                   std::int64_t& out) {
+  std::optional<std::int64_t> t;
+  if (v.is_string()) {
+    t = parse_time(v.get_string());
+  } else {
+    t = integer_of(v);
+  }
+  if (!t || *t < 0 || *t > max_time) {
+    return wrong("expires_at",
+                 "expires_at must be an RFC 3339 time (2026-11-26T12:00:00Z) or unix seconds");
+  }
+  if (*t <= now) return wrong("expires_at", "expires_at must be in the future");
+  out = *t;
+  return std::nullopt;
+}
+
+std::optional<invalid> read_metadata(const boost::json::value& v, std::string& out) {
+  if (!v.is_object()) return wrong("metadata", "metadata must be a JSON object");
+  out = boost::json::serialize(v);
+  if (out.size() > max_metadata_bytes) {
+    return wrong("metadata", "metadata must be at most 16 KiB of JSON");
+  }
+  return std::nullopt;
+}
+
+bool glob_covers(std::string_view bound, std::string_view requested) {
+  // covered[i][j]: bound[i..] covers requested[j..]; small patterns, so a plain table.
+  const std::size_t nb = bound.size(), nr = requested.size();
+  std::vector<char> covered((nb + 1) * (nr + 1), 0);
+  auto at = [&](std::size_t i, std::size_t j) -> char& { return covered[i * (nr + 1) + j]; };
+  at(nb, nr) = 1;
+  for (std::size_t i = nb; i-- > 0;) {
+    for (std::size_t j = nr + 1; j-- > 0;) {
+      const char b = bound[i];
+      if (b == '*') {
+        at(i, j) = at(i + 1, j) || (j < nr && at(i, j + 1));
+      } else if (j < nr) {
+        const char r = requested[j];
+        const bool one = b == '?' ? r != '*' : r == b && r != '*' && r != '?';
+        at(i, j) = one && at(i + 1, j + 1);
+      }
+    }
+  }
+  return at(0, 0);
+}
+
+// ---- query string
+
+std::variant<std::vector<query_param>, invalid> parse_query(std::string_view query) {
+  std::vector<query_param> out;
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto piece = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (piece.empty()) continue;
+    auto eq = piece.find('=');
+    auto name = percent_decode(piece.substr(0, eq));
+    if (!name) return invalid{"", "the query string has an invalid %-escape"};
+    auto value = percent_decode(eq == std::string_view::npos ? "" : piece.substr(eq + 1));
+    if (!value) return invalid{*name, "the query parameter has an invalid %-escape"};
+    out.push_back({std::move(*name), std::move(*value)});
+  }
+  return out;
+}
+
+const std::string* find_param(const std::vector<query_param>& params, std::string_view name) {
+  // The last one wins, as in most frameworks.
+  const std::string* found = nullptr;
+  for (const auto& p : params) {
+    if (p.name == name) found = &p.value;
+  }
+  return found;
+}
+
+std::optional<invalid> read_page(const std::vector<query_param>& params, page_request& page,
+                                 std::initializer_list<std::string_view> extra) {
+  for (const auto& p : params) {
+    bool known = p.name == "limit" || p.name == "cursor";
+    for (auto name : extra)
+      known = known || p.name == name;
+    if (!known) return wrong(p.name, "unknown query parameter");
+  }
+  if (const auto* limit = find_param(params, "limit")) {
+    std::size_t n = 0;
+    auto [end, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), n);
+    if (limit->empty() || ec != std::errc{} || end != limit->data() + limit->size() || n < 1 ||
+        n > max_page) {
+      return wrong("limit", "limit must be an integer from 1 to " + std::to_string(max_page));
+    }
+    page.limit = n;
+  }
+  if (const auto* cursor = find_param(params, "cursor")) {
+    if (!cursor->empty()) page.cursor = *cursor;
+  }
+  return std::nullopt;
+}
+
+}  // namespace sy::admin::detail
