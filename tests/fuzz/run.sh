@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 seconds=${1:-30}
 [[ $# -gt 0 ]] && shift
-all_targets=(request_probe sse usage_sniffer config key_table
+all_targets=(request_probe sse usage_sniffer config key_table cidr
              openai_codec openai_stream anthropic_codec anthropic_stream gemini_codec gemini_stream)
 targets=("$@")
 ((${#targets[@]})) || targets=("${all_targets[@]}")
@@ -39,7 +39,7 @@ for t in "${targets[@]}"; do build_targets+=("${t}_fuzz"); done
 cmake --build "$build" -j "${JOBS:-2}" --target "${build_targets[@]}"
 
 declare -A dict=([request_probe]=json [usage_sniffer]=json [sse]=sse [config]=config
-                 [key_table]=key_table [openai_codec]=json [anthropic_codec]=json
+                 [key_table]=key_table [cidr]=cidr [openai_codec]=json [anthropic_codec]=json
                  [gemini_codec]=json [openai_stream]=sse [anthropic_stream]=sse
                  [gemini_stream]=sse)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
