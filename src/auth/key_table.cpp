@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <ctime>
+
 namespace sy {
 
 key_hash hash_key(std::string_view key) {
@@ -46,12 +48,37 @@ bool glob_match(std::string_view pattern, std::string_view text) {
   return p == pattern.size();
 }
 
-bool key_allows_model(const key_record& key, std::string_view model) {
-  if (key.admin) return true;
-  for (const auto& pattern : key.models) {
-    if (glob_match(pattern, model)) return true;
+namespace {
+bool any_glob(const std::vector<std::string>& patterns, std::string_view text) {
+  for (const auto& pattern : patterns) {
+    if (glob_match(pattern, text)) return true;
   }
   return false;
+}
+}  // namespace
+
+bool key_allows_model(const key_record& key, std::string_view model) {
+  if (key.admin) return true;
+  if (!any_glob(key.models, model)) return false;
+  // A managed key with an owner is bounded by the owner's models too, whatever the key says.
+  return !key.user_id || any_glob(key.owner_models, model);
+}
+
+std::optional<key_hash> parse_key_hash(std::string_view hex) {
+  if (hex.size() != 64) return std::nullopt;
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  key_hash out;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    int hi = digit(hex[2 * i]), lo = digit(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out[i] = static_cast<unsigned char>(hi * 16 + lo);
+  }
+  return out;
 }
 
 std::string_view extract_key(std::string_view authorization, std::string_view x_api_key) {
@@ -74,13 +101,32 @@ std::string_view extract_key(std::string_view authorization, std::string_view x_
 }
 
 void key_table::add(std::string_view key, key_record record) {
-  table_[hash_key(key)] = std::move(record);
+  table_[hash_key(key)] = entry{std::make_shared<const key_record>(std::move(record)), forever};
 }
 
-const key_record* key_table::find(std::string_view key) const {
+void key_table::add_hash(const key_hash& hash, std::shared_ptr<const key_record> record,
+                         std::int64_t until) {
+  table_[hash] = entry{std::move(record), until};
+}
+
+const key_table::entry* key_table::find_entry(std::string_view key) const {
   if (key.empty()) return nullptr;
   auto it = table_.find(hash_key(key));
   return it == table_.end() ? nullptr : &it->second;
+}
+
+const key_record* key_table::find(std::string_view key, std::int64_t now) const {
+  auto* e = find_entry(key);
+  return e && now < e->until ? e->record.get() : nullptr;
+}
+
+const key_record* key_table::find(std::string_view key) const {
+  auto* e = find_entry(key);
+  if (!e) return nullptr;
+  if (e->until != forever && static_cast<std::int64_t>(std::time(nullptr)) >= e->until) {
+    return nullptr;
+  }
+  return e->record.get();
 }
 
 }  // namespace sy

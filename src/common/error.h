@@ -11,7 +11,15 @@ namespace sy {
 enum class errc {
   invalid_request,        // malformed JSON, missing or mistyped field
   invalid_api_key,        // no key, or a key we do not know
+  key_expired,            // a managed key past its expires_at
+  key_revoked,            // a revoked key
+  key_disabled,           // a disabled key, or a key whose owner is disabled
+  invalid_signature,      // a key that requires HMAC signing, and the signature is wrong
+  ip_not_allowed,         // the client address is outside the key's allow-list
   model_not_allowed,      // the key may not use this model
+  rate_limited,           // the key's requests per minute, or its concurrent requests
+  token_rate_limited,     // the key's tokens per minute
+  auth_blocked,           // too many failed authentications from this address
   model_not_found,        // no channel serves this model
   not_found,              // unknown path
   method_not_allowed,     // known path, wrong method

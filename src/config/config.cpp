@@ -236,7 +236,7 @@ class reader {
     if (!root.IsDefined() || root.IsNull()) return cfg;
     only_keys(root, "",
               {"listen", "workers", "master_key", "database", "limits", "log", "media_fetch",
-               "channels", "keys"});
+               "auth_guard", "channels", "keys"});
     if (root["listen"]) listen(root["listen"], cfg);
     if (root["workers"]) cfg.workers = integer<unsigned>(root["workers"], "workers", 0, 1024);
     if (root["master_key"]) {
@@ -301,6 +301,30 @@ class reader {
       if (m["allow_private"]) {
         cfg.media_fetch.allow_private = boolean(m["allow_private"], "media_fetch.allow_private");
       }
+    }
+    if (auto g = root["auth_guard"]) {
+      only_keys(
+          g, "auth_guard",
+          {"slow_after", "block_after", "window_s", "block_s", "base_delay_ms", "max_delay_ms"});
+      auto& a = cfg.auth_guard;
+      if (g["slow_after"])
+        a.slow_after = integer<std::uint32_t>(g["slow_after"], "auth_guard.slow_after", 0, 1000000);
+      if (g["block_after"]) {
+        a.block_after =
+            integer<std::uint32_t>(g["block_after"], "auth_guard.block_after", 1, 1000000);
+      }
+      if (g["window_s"]) {
+        a.window = std::chrono::seconds(
+            integer<std::uint32_t>(g["window_s"], "auth_guard.window_s", 1, 86400));
+      }
+      if (g["block_s"]) {
+        a.block = std::chrono::seconds(
+            integer<std::uint32_t>(g["block_s"], "auth_guard.block_s", 0, 86400 * 7));
+      }
+      if (g["base_delay_ms"])
+        a.base_delay = duration_ms(g["base_delay_ms"], "auth_guard.base_delay_ms");
+      if (g["max_delay_ms"])
+        a.max_delay = duration_ms(g["max_delay_ms"], "auth_guard.max_delay_ms");
     }
     if (auto chans = root["channels"]) {
       if (!chans.IsSequence()) fail(chans, "channels", "expected a list of channels");

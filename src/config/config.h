@@ -61,6 +61,17 @@ struct media_fetch_config {
   bool allow_private = false;
 };
 
+// Failed authentications from one client address (IPv6: its /64): answers slowed down past
+// `slow_after` in the window, the address refused for `block` past `block_after`.
+struct auth_guard_config {
+  std::uint32_t slow_after = 5;
+  std::uint32_t block_after = 20;
+  std::chrono::seconds window{60};
+  std::chrono::seconds block{300};
+  millis base_delay{250};
+  millis max_delay{2000};
+};
+
 struct key_config {
   std::string name;
   std::string key;
@@ -91,6 +102,7 @@ struct config {
   limits_config limits;
   log_config log;
   media_fetch_config media_fetch;
+  auth_guard_config auth_guard;
   std::vector<channel_config> channels;
   std::vector<key_config> keys;
   std::string source = "<defaults>";  // where it came from, for messages

@@ -55,6 +55,15 @@ registry::registry(std::size_t shards) {
     shards_.push_back(std::make_unique<shard>());
 }
 
+std::string_view to_string(refusal r) {
+  static constexpr std::string_view names[] = {
+      "missing_key", "invalid_key",    "expired",           "revoked",
+      "disabled",    "ip_not_allowed", "model_not_allowed", "bad_signature",
+      "blocked_ip",  "rate_requests",  "rate_tokens",       "concurrency"};
+  static_assert(std::size(names) == static_cast<std::size_t>(refusal::count_));
+  return names[static_cast<std::size_t>(r)];
+}
+
 std::string registry::render() {
   std::map<std::string, std::uint64_t> requests;
   std::map<std::string, histogram> durations;
@@ -108,6 +117,15 @@ std::string registry::render() {
   out += "# TYPE switchyard_requests_in_flight gauge\n";
   fmt::format_to(std::back_inserter(out), "switchyard_requests_in_flight {}\n",
                  in_flight_.load(std::memory_order_relaxed));
+  out +=
+      "# HELP switchyard_refusals_total Requests refused by authentication or admission, by "
+      "reason.\n";
+  out += "# TYPE switchyard_refusals_total counter\n";
+  for (std::size_t i = 0; i < refusals_.size(); ++i) {
+    fmt::format_to(std::back_inserter(out), "switchyard_refusals_total{{reason=\"{}\"}} {}\n",
+                   to_string(static_cast<refusal>(i)),
+                   refusals_[i].load(std::memory_order_relaxed));
+  }
   return out;
 }
 

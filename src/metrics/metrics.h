@@ -37,12 +37,36 @@ class shard {
   std::map<std::string, histogram, std::less<>> durations_;  // by channel
 };
 
+// Why the gateway refused a request before routing it (authentication and admission).
+enum class refusal {
+  missing_key,
+  invalid_key,
+  expired,
+  revoked,
+  disabled,  // the key, or its owner
+  ip_not_allowed,
+  model_not_allowed,
+  bad_signature,  // missing, malformed, stale, wrong or replayed
+  blocked_ip,     // too many failed authentications from the address
+  rate_requests,
+  rate_tokens,
+  concurrency,
+  count_
+};
+std::string_view to_string(refusal r);
+
 class registry {
  public:
   explicit registry(std::size_t shards);
   shard& at(std::size_t i) { return *shards_[i]; }
 
   std::atomic<std::int64_t>& in_flight() { return in_flight_; }
+  void count(refusal r) {
+    refusals_[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed);
+  }
+  std::uint64_t refusals(refusal r) const {
+    return refusals_[static_cast<std::size_t>(r)].load(std::memory_order_relaxed);
+  }
 
   // The Prometheus text exposition format, version 0.0.4.
   std::string render();
@@ -50,6 +74,7 @@ class registry {
  private:
   std::vector<std::unique_ptr<shard>> shards_;
   std::atomic<std::int64_t> in_flight_{0};
+  std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(refusal::count_)> refusals_{};
 };
 
 }  // namespace sy::metrics

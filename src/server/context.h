@@ -4,6 +4,7 @@
 
 #include "auth/key_table.h"
 #include "common/error.h"
+#include "limits/rate_limiter.h"
 #include "protocol/ir/ir.h"
 #include "protocol/openai/usage_sniffer.h"
 #include "server/response_writer.h"
@@ -28,6 +29,7 @@ struct auth_cache {
   std::string key;
   const runtime* rt = nullptr;  // the snapshot `record` belongs to
   const key_record* record = nullptr;
+  std::int64_t until = key_table::forever;  // a rotated-out secret's end of grace
 };
 
 struct request_context {
@@ -37,6 +39,7 @@ struct request_context {
   beast::flat_buffer& client_buffer;  // pipelined bytes read while a response is relayed
   beast::http::request<beast::http::string_body>& req;
   response_writer out;
+  const asio::ip::address& client_ip;  // the peer of the connection
 
   std::string request_id;
   bool keep_alive = true;
@@ -56,6 +59,7 @@ struct request_context {
   std::optional<errc> failure;  // the gateway's own error, if it ended in one
 
   auth_cache* auth = nullptr;  // owned by the session
+  rate_ticket ticket;          // the admitted request's share of its key's limits
 
   // Set while an upstream connection is in use, so a client that goes away can drop it at once.
   beast::tcp_stream* upstream = nullptr;

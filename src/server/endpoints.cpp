@@ -6,6 +6,8 @@
 #include "protocol/openai/request_probe.h"
 #include "providers/adapter.h"
 #include "providers/mock/mock.h"
+#include "server/admin_endpoint.h"
+#include "server/admission.h"
 #include "server/server.h"
 #include "upstream/exchange.h"
 #include "upstream/media_fetch.h"
@@ -15,6 +17,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <ctime>
@@ -97,44 +100,6 @@ class client_watch {
 // tokens (alt=sse, key=sk-...), so no percent-decoding beyond what url_decode does.
 std::string query_param(std::string_view target, std::string_view name);
 std::string url_decode(std::string_view text);
-
-const key_record* authenticate(request_context& ctx, std::optional<error>& failure) {
-  auto key = extract_key(ctx.req[http::field::authorization], ctx.req["x-api-key"]);
-  std::string from_query;
-  if (key.empty() && ctx.client_protocol == ir::protocol::gemini) {
-    // Gemini clients send x-goog-api-key, or ?key= in the URL.
-    key = ctx.req["x-goog-api-key"];
-    if (key.empty()) {
-      from_query = query_param(ctx.req.target(), "key");
-      key = from_query;
-    }
-  }
-  if (key.empty()) {
-    failure = error{errc::invalid_api_key,
-                    "You didn't provide an API key. You need to provide your API key in an "
-                    "Authorization header using Bearer auth (i.e. Authorization: Bearer "
-                    "YOUR_KEY), or in an x-api-key header."};
-    return nullptr;
-  }
-  const key_record* record = nullptr;
-  auto* cache = ctx.auth;
-  if (cache && cache->rt == &ctx.rt && cache->record && cache->key == key) {
-    record = cache->record;
-  } else {
-    record = ctx.rt.keys.find(key);
-    if (cache && record) {
-      cache->key.assign(key);
-      cache->rt = &ctx.rt;
-      cache->record = record;
-    }
-  }
-  if (!record) {
-    failure = error{errc::invalid_api_key, "Incorrect API key provided."};
-    return nullptr;
-  }
-  ctx.key = record;
-  return record;
-}
 
 std::string url_decode(std::string_view text) {
   std::string out;
@@ -235,6 +200,7 @@ asio::awaitable<void> list_models_gemini(request_context& ctx, std::string_view 
 // deployment is picked by weight.
 std::variant<deployment, error> route(request_context& ctx, const std::string& model) {
   if (!key_allows_model(*ctx.key, model)) {
+    ctx.w.owner().metrics().count(metrics::refusal::model_not_allowed);
     return error{errc::model_not_allowed, "This key may not use the model '" + model + "'.",
                  "model"};
   }
@@ -582,6 +548,10 @@ asio::awaitable<void> dispatch(request_context& ctx) {
   auto target = ctx.req.target();
   auto path = target.substr(0, target.find('?'));
   auto method = ctx.req.method();
+  if (path == "/admin" || path.starts_with("/admin/")) {
+    co_await serve_admin(ctx);
+    co_return;
+  }
   ctx.client_protocol = protocol_for_path(target);
   auto wrong_method = [&](std::string_view allowed) {
     return error{errc::method_not_allowed, fmt::format("Method {} is not allowed on {}; use {}.",
@@ -675,10 +645,25 @@ asio::awaitable<void> dispatch(request_context& ctx) {
     if (in.model.empty())
       refused = error{errc::invalid_request, "The model name is empty.", "model"};
   }
-  if (!refused && found && found->authenticated) authenticate(ctx, refused);
   if (refused) {
     co_await send_error(ctx, *refused);
     co_return;
+  }
+  if (found->authenticated) {
+    auto denied = authenticate(ctx);
+    // Listing models is not charged to the key's limits; everything that reaches an upstream is.
+    if (!denied && found->h != handler::models && found->h != handler::model &&
+        found->h != handler::gemini_models && found->h != handler::gemini_model) {
+      denied = admit(ctx);
+    }
+    if (denied) {
+      if (denied->delay.count() > 0) {
+        asio::steady_timer pause(ctx.w.io(), denied->delay);
+        co_await pause.async_wait(use_tuple);
+      }
+      co_await send_error(ctx, denied->e);
+      co_return;
+    }
   }
 
   switch (found->h) {

@@ -3,6 +3,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/status.hpp>
 
 #include <array>
@@ -44,7 +45,17 @@ void response_writer::prepare(unsigned status) {
   head_ += "\r\n";
 }
 
+void response_writer::always(std::string_view name, std::string_view value) {
+  always_.append(name);
+  always_ += ": ";
+  always_.append(value);
+  always_ += "\r\n";
+}
+
 void response_writer::header(std::string_view name, std::string_view value) {
+  if (!always_.empty() && name.size() > 12 && beast::iequals(name.substr(0, 12), "x-ratelimit-")) {
+    return;
+  }
   head_.append(name);
   head_ += ": ";
   head_.append(value);
@@ -66,6 +77,7 @@ asio::awaitable<error_code> response_writer::start(std::optional<std::uint64_t> 
                                                    bool keep_alive, std::string_view first,
                                                    bool last) {
   started_ = true;
+  head_ += always_;
   chunked_ = !content_length && !http10_;
   if (!content_length && http10_) keep_alive = false;
   closes_ = !keep_alive;

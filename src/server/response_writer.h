@@ -63,6 +63,10 @@ class response_writer {
   asio::awaitable<error_code> start(unsigned status, const beast::http::fields& fields,
                                     std::optional<std::uint64_t> content_length, bool keep_alive,
                                     std::string_view first = {}, bool last = false);
+  // Header fields every response head of this request carries, whoever makes it (the key's
+  // x-ratelimit-* values, retry-after). Once set, the upstream's own x-ratelimit-* fields are
+  // left out: they describe the gateway's provider account, not the client's key.
+  void always(std::string_view name, std::string_view value);
   asio::awaitable<error_code> write(std::string_view data);
   asio::awaitable<error_code> finish(std::string_view last = {});
 
@@ -86,6 +90,7 @@ class response_writer {
   watchdog& guard_;
   std::chrono::milliseconds timeout_;
   std::string head_;
+  std::string always_;  // preformatted "name: value\r\n" lines
   bool started_ = false;
   bool finished_ = false;
   bool chunked_ = false;

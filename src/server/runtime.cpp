@@ -2,17 +2,30 @@
 
 namespace sy {
 
+std::shared_ptr<key_table> config_keys(const config& cfg) {
+  auto keys = std::make_shared<key_table>();
+  for (const auto& k : cfg.keys)
+    keys->add(k.key, key_record{k.name, k.models, false});
+  if (!cfg.master_key.empty()) keys->add(cfg.master_key, key_record{"master", {"*"}, true});
+  return keys;
+}
+
 std::shared_ptr<runtime> runtime::build(config cfg) {
+  auto keys = config_keys(cfg);
+  return build(std::move(cfg), std::move(keys));
+}
+
+std::shared_ptr<runtime> runtime::build(config cfg, std::shared_ptr<const key_table> keys,
+                                        const std::vector<channel_config>& managed_channels) {
   auto rt = std::make_shared<runtime>();
   rt->cfg = std::move(cfg);
-  for (const auto& k : rt->cfg.keys)
-    rt->keys.add(k.key, key_record{k.name, k.models, false});
-  if (!rt->cfg.master_key.empty()) {
-    rt->keys.add(rt->cfg.master_key, key_record{"master", {"*"}, true});
-  }
-  for (const auto& ch : rt->cfg.channels) {
-    rt->channels.push_back(std::make_unique<channel>(ch));
-    rt->models.add(*rt->channels.back());
+  rt->keys = std::move(keys);
+  const std::vector<channel_config>* lists[] = {&rt->cfg.channels, &managed_channels};
+  for (const auto* list : lists) {
+    for (const auto& ch : *list) {
+      rt->channels.push_back(std::make_unique<channel>(ch));
+      rt->models.add(*rt->channels.back());
+    }
   }
   return rt;
 }

@@ -1,6 +1,7 @@
 // The immutable snapshot every request reads: config, key table, channels, model table.
-// Built once at start (later: rebuilt and swapped on reload); never mutated while shared, except
-// for the channels' round-robin counters, which are atomics.
+// Built at start, and built again and swapped in (server::publish) when managed keys or channels
+// change in the store; never mutated while shared, except for the channels' round-robin counters,
+// which are atomics.
 #pragma once
 
 #include "auth/key_table.h"
@@ -15,11 +16,19 @@ namespace sy {
 
 struct runtime {
   config cfg;
-  key_table keys;
+  std::shared_ptr<const key_table> keys;
   std::vector<std::unique_ptr<channel>> channels;
   model_table models;
 
+  // With the config file's keys (and master key) only.
   static std::shared_ptr<runtime> build(config cfg);
+  // With `keys` (config_keys(cfg) plus the managed ones) and the store's channels after the
+  // config file's.
+  static std::shared_ptr<runtime> build(config cfg, std::shared_ptr<const key_table> keys,
+                                        const std::vector<channel_config>& managed_channels = {});
 };
+
+// A key table holding the config file's keys and its master key.
+std::shared_ptr<key_table> config_keys(const config& cfg);
 
 }  // namespace sy

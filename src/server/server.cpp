@@ -90,10 +90,37 @@ void worker::force_close() {
   sweeper_.stop();
 }
 
+static auth_guard_policy guard_policy(const auth_guard_config& c) {
+  auth_guard_policy p;
+  p.window = c.window;
+  p.slow_after = c.slow_after;
+  p.base_delay = c.base_delay;
+  p.max_delay = c.max_delay;
+  p.block_after = c.block_after;
+  p.block_for = c.block;
+  return p;
+}
+
 server::server(std::shared_ptr<const runtime> rt)
-    : rt_(std::move(rt)),
+    : guard_(guard_policy(rt->cfg.auth_guard)),
+      rt_(std::move(rt)),
       tls_(upstream::make_client_tls_context()),
       metrics_(worker_count_for(rt_->cfg)) {}
+
+void server::publish(std::shared_ptr<const runtime> rt) {
+  {
+    std::lock_guard lock(rt_mutex_);
+    rt_ = rt;
+  }
+  for (auto& w : workers_) {
+    asio::post(w->io(), [w = w.get(), rt] { w->set_runtime(rt); });
+  }
+}
+
+std::shared_ptr<const runtime> server::current() const {
+  std::lock_guard lock(rt_mutex_);
+  return rt_;
+}
 
 server::~server() {
   if (!stopped_ && !threads_.empty()) drain(std::chrono::milliseconds(0));

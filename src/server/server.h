@@ -2,8 +2,11 @@
 // acceptor and its own upstream pool, sharing only the runtime snapshot and the metrics.
 #pragma once
 
+#include "auth/auth_guard.h"
+#include "auth/replay_cache.h"
 #include "common/deadline.h"
 #include "common/net.h"
+#include "limits/rate_limiter.h"
 #include "metrics/metrics.h"
 #include "server/runtime.h"
 #include "upstream/pool.h"
@@ -14,13 +17,22 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_set>
 #include <vector>
 
 namespace sy {
+namespace store {
+class service;
+class connection;
+}  // namespace store
+namespace crypto {
+class sealer;
+}
 
 class server;
 
@@ -37,6 +49,10 @@ class worker {
 
   asio::io_context& io() { return ioc_; }
   const runtime& rt() const { return *rt_; }
+  // The current snapshot; a request holds it while it runs, so a swap never pulls it away.
+  const std::shared_ptr<const runtime>& snapshot() const { return rt_; }
+  // Runs on the worker's thread (server::publish posts it).
+  void set_runtime(std::shared_ptr<const runtime> rt) { rt_ = std::move(rt); }
   upstream::pool& pool() { return pool_; }
   deadline_sweeper& sweeper() { return sweeper_; }
   metrics::shard& metrics() { return metrics_; }
@@ -92,7 +108,39 @@ class server {
   metrics::registry& metrics() { return metrics_; }
   std::atomic<int>& active_sessions() { return active_sessions_; }
 
+  // Swaps in a new snapshot (keys or channels changed): each worker takes it between two
+  // requests; requests in flight finish on the one they started with. Any thread.
+  void publish(std::shared_ptr<const runtime> rt);
+  std::shared_ptr<const runtime> current() const;
+
+  // The store behind managed keys, the admin API and the audit log; null with `database: none`.
+  void attach_store(store::service* store, const crypto::sealer* sealer) {
+    store_ = store;
+    sealer_ = sealer;
+  }
+  store::service* store() const { return store_; }
+  const crypto::sealer* sealer() const { return sealer_; }
+
+  // Shared by every worker: per-key rate limiters, kept across snapshot swaps; failed
+  // authentications by client address; signatures already used.
+  limiter_registry& limiters() { return limiters_; }
+  auth_guard& guard() { return guard_; }
+  replay_cache& replays() { return replays_; }
+
+  // How a store change becomes a new snapshot (set by start_store_sync); runs on the store thread.
+  void set_reloader(std::function<void(store::connection&)> f) { reloader_ = std::move(f); }
+  void reload_from_store(store::connection& db) {
+    if (reloader_) reloader_(db);
+  }
+
  private:
+  mutable std::mutex rt_mutex_;
+  limiter_registry limiters_;
+  auth_guard guard_;
+  replay_cache replays_;
+  std::function<void(store::connection&)> reloader_;
+  store::service* store_ = nullptr;
+  const crypto::sealer* sealer_ = nullptr;
   std::shared_ptr<const runtime> rt_;
   std::unique_ptr<asio::ssl::context> tls_;
   metrics::registry metrics_;

@@ -46,6 +46,19 @@ double seconds_between(clock::time_point a, clock::time_point b) {
 // The logging phase: every request ends here, failed or not.
 void finish(request_context& ctx) {
   auto end = clock::now();
+  if (ctx.ticket.valid()) {
+    // The tokens charged at admission were an estimate: the books take what was used. Without a
+    // usage report, a request the gateway refused before any upstream answered used none; one
+    // the upstream answered without usage keeps its estimate.
+    const auto& u = ctx.usage;
+    if (u.prompt_tokens >= 0 || u.completion_tokens >= 0) {
+      ctx.ticket.settle(std::max<std::int64_t>(u.prompt_tokens, 0) +
+                        std::max<std::int64_t>(u.completion_tokens, 0));
+    } else if (!ctx.first_byte) {
+      ctx.ticket.settle(0);
+    }
+    ctx.ticket.release();
+  }
   int status = ctx.out.started() ? static_cast<int>(ctx.out.status()) : 499;  // 499: client left
   double duration = seconds_between(ctx.start, end);
   // A model no channel took is the client's free text: kept out of the labels, so that made-up
@@ -124,6 +137,8 @@ asio::awaitable<void> run_session(worker& w, asio::ip::tcp::socket socket) {
   buffer.reserve(16u << 10);  // a whole ordinary request in one read, not 512-byte ones
   watchdog guard(w.sweeper(), stream.socket());
   auth_cache auth;
+  boost::system::error_code peer_ec;
+  const asio::ip::address peer = stream.socket().remote_endpoint(peer_ec).address();
   session_state state{&stream, true};
   w.add(&state);
   struct unregister {
@@ -132,7 +147,8 @@ asio::awaitable<void> run_session(worker& w, asio::ip::tcp::socket socket) {
     ~unregister() { w.remove(s); }
   } registration{w, &state};
 
-  const auto& limits = w.rt().cfg.limits;
+  // A copy: the snapshot may be swapped between two requests of this connection.
+  const limits_config limits = w.rt().cfg.limits;
   bool first = true;
   try {
     while (!w.draining()) {
@@ -201,8 +217,10 @@ asio::awaitable<void> run_session(worker& w, asio::ip::tcp::socket socket) {
       if (bec) break;  // the client went away or stalled mid-body: nobody to answer
 
       auto& req = parser.get();
-      request_context ctx{w,      w.rt(), stream,
-                          buffer, req,    response_writer(stream, guard, limits.idle_timeout)};
+      const std::shared_ptr<const runtime> snapshot = w.snapshot();  // held until the request ends
+      request_context ctx{w,      *snapshot, stream,
+                          buffer, req,       response_writer(stream, guard, limits.idle_timeout),
+                          peer};
       auto id = req["x-request-id"];
       ctx.request_id = valid_request_id(id) ? std::string(id) : new_request_id(w);
       ctx.keep_alive = req.keep_alive() && !w.draining();

@@ -8,7 +8,9 @@
 
 #include <boost/json.hpp>
 
+#include <atomic>
 #include <charconv>
+#include <chrono>
 #include <ctime>
 
 namespace sy::store {
@@ -45,6 +47,25 @@ result<std::string> random_id(std::string_view prefix) {
     out += digits[b >> 4];
     out += digits[b & 0xf];
   }
+  return out;
+}
+
+// "aud_" + 11 hex digits of the unix time in milliseconds + 5 of a per-process sequence: ids sort
+// in the order rows were appended (within a process; across processes, to the millisecond), so
+// "newest first" by (at, id) holds inside one second too.
+std::string audit_id() {
+  static std::atomic<std::uint32_t> sequence{0};
+  const auto ms =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+  const std::uint32_t seq = sequence.fetch_add(1, std::memory_order_relaxed) & 0xfffff;
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out = "aud_";
+  for (int i = 10; i >= 0; --i)
+    out += digits[(ms >> (4 * i)) & 0xf];
+  for (int i = 4; i >= 0; --i)
+    out += digits[(seq >> (4 * i)) & 0xf];
   return out;
 }
 
@@ -438,9 +459,7 @@ result<std::optional<key_row>> accounts::find_key_by_hash(const std::string& has
 result<audit_row> accounts::append_audit(audit_row a) {
   if (!is_json_object(a.changes)) return client_error("changes must be a JSON object");
   if (a.id.empty()) {
-    auto id = random_id("aud_");
-    if (auto* e = std::get_if<db_error>(&id)) return *e;
-    a.id = std::get<std::string>(id);
+    a.id = audit_id();
   }
   if (a.at == 0) a.at = now();
   auto inserted = db_.query(

@@ -1,5 +1,7 @@
 #include "support/gateway.h"
 
+#include "server/store_sync.h"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -16,17 +18,28 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
-gateway::gateway(const std::string& yaml) {
+gateway::gateway(const std::string& yaml, const crypto::sealer* sealer) {
   auto parsed = parse_config("listen: 127.0.0.1:0\n" + yaml, "test.yaml");
   if (auto* e = std::get_if<config_error>(&parsed)) throw std::runtime_error(e->message);
   auto& cfg = std::get<config>(parsed);
   if (cfg.workers == 0) cfg.workers = 2;
   server_ = std::make_unique<server>(runtime::build(cfg));
+  if (yaml.find("database:") != std::string::npos && cfg.database != "none") {
+    auto opened = store::service::open(cfg.database);
+    if (auto* e = std::get_if<store::db_error>(&opened)) throw std::runtime_error(e->message);
+    store_ = std::move(std::get<std::unique_ptr<store::service>>(opened));
+    server_->attach_store(store_.get(), sealer);
+    if (auto e = start_store_sync(*server_, *store_, cfg, sealer,
+                                  {std::chrono::milliseconds(50), std::chrono::seconds(60)})) {
+      throw std::runtime_error(e->message);
+    }
+  }
   if (auto ec = server_->start()) throw std::runtime_error("start: " + ec.message());
 }
 
 gateway::~gateway() {
   server_->drain(std::chrono::milliseconds(2000));
+  store_.reset();  // its thread publishes to the server
 }
 
 http_client::http_client(unsigned short port) : socket_(io_) {

@@ -5,6 +5,7 @@
 #include "config/config.h"
 #include "server/runtime.h"
 #include "server/server.h"
+#include "store/service.h"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -19,15 +20,20 @@ namespace sy::test {
 
 class gateway {
  public:
-  // `yaml` must not set `listen`; the gateway listens on 127.0.0.1:0.
-  explicit gateway(const std::string& yaml);
+  // `yaml` must not set `listen`; the gateway listens on 127.0.0.1:0. When `yaml` sets
+  // `database:`, the store is opened (and migrated) as `serve` does: managed keys, the admin API
+  // and the audit log work, and the key table follows the store (polled every 50 ms here).
+  // `sealer` stands for SWITCHYARD_SECRET_KEY.
+  explicit gateway(const std::string& yaml, const crypto::sealer* sealer = nullptr);
   ~gateway();
 
   unsigned short port() const { return server_->port(); }
   server& srv() { return *server_; }
+  store::service* store() { return store_.get(); }
   void drain(std::chrono::milliseconds timeout) { server_->drain(timeout); }
 
  private:
+  std::unique_ptr<store::service> store_;
   std::unique_ptr<server> server_;
 };
 

@@ -94,10 +94,20 @@ api_error from_error(const error& e) {
   out.param = e.param;
   switch (e.code) {
     case errc::invalid_api_key:
+    case errc::key_expired:
+    case errc::key_revoked:
+    case errc::key_disabled:
+    case errc::invalid_signature:
       out.kind = error_kind::authentication;
       break;
     case errc::model_not_allowed:
+    case errc::ip_not_allowed:
       out.kind = error_kind::permission;
+      break;
+    case errc::rate_limited:
+    case errc::token_rate_limited:
+    case errc::auth_blocked:
+      out.kind = error_kind::rate_limit;
       break;
     case errc::model_not_found:
     case errc::not_found:

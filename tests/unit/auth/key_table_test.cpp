@@ -167,5 +167,45 @@ TEST(key_table, add_again_replaces) {
   EXPECT_EQ(table.find("sk-key-00001")->name, "new");
 }
 
+TEST(key_table, hashed_entries_stop_at_their_until) {
+  key_table table;
+  auto record = std::make_shared<const key_record>(key_record{"managed", {"*"}, false});
+  table.add_hash(hash_key("sk-new-secret-1"), record);
+  table.add_hash(hash_key("sk-old-secret-1"), record, 1000);
+  EXPECT_EQ(table.find("sk-new-secret-1", 5000), record.get());
+  EXPECT_EQ(table.find("sk-old-secret-1", 999), record.get());
+  EXPECT_EQ(table.find("sk-old-secret-1", 1000), nullptr);
+  ASSERT_NE(table.find_entry("sk-old-secret-1"), nullptr);
+  EXPECT_EQ(table.find_entry("sk-old-secret-1")->until, 1000);
+  EXPECT_EQ(table.find("sk-old-secret-1"), nullptr);  // now is long after 1000
+}
+
+TEST(key_table, parse_key_hash_reads_what_the_store_writes) {
+  auto h = hash_key("sk-abc");
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string hex;
+  for (auto b : h) {
+    hex += digits[b >> 4];
+    hex += digits[b & 15];
+  }
+  ASSERT_TRUE(parse_key_hash(hex));
+  EXPECT_EQ(*parse_key_hash(hex), h);
+  EXPECT_FALSE(parse_key_hash(hex.substr(1)));
+  hex[10] = 'g';
+  EXPECT_FALSE(parse_key_hash(hex));
+}
+
+TEST(key_table, owner_models_bound_a_managed_key) {
+  key_record k{"k", {"gpt-*", "claude-*"}, false};
+  k.user_id = "usr_1";
+  k.owner_models = {"gpt-4o", "claude-*"};
+  EXPECT_TRUE(key_allows_model(k, "gpt-4o"));
+  EXPECT_FALSE(key_allows_model(k, "gpt-4o-mini"));  // the key allows it, the owner does not
+  EXPECT_TRUE(key_allows_model(k, "claude-x"));
+  EXPECT_FALSE(key_allows_model(k, "gemini-2"));
+  k.user_id.reset();  // no owner: the key's globs alone
+  EXPECT_TRUE(key_allows_model(k, "gpt-4o-mini"));
+}
+
 }  // namespace
 }  // namespace sy::test

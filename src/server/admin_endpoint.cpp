@@ -1,0 +1,84 @@
+#include "server/admin_endpoint.h"
+
+#include "admin/admin.h"
+#include "server/admission.h"
+#include "server/server.h"
+#include "store/service.h"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace sy {
+namespace http = beast::http;
+
+namespace {
+
+asio::awaitable<void> answer(request_context& ctx, const admin::response& r) {
+  http::fields f;
+  f.set(http::field::content_type, "application/json");
+  f.set("x-request-id", ctx.request_id);
+  auto ec = co_await ctx.out.start(r.status, f, r.body.size(), ctx.keep_alive, r.body, true);
+  if (ec) ctx.client_gone = true;
+}
+
+}  // namespace
+
+asio::awaitable<void> serve_admin(request_context& ctx) {
+  auto& owner = ctx.w.owner();
+  auto* store = owner.store();
+  if (!store) {
+    ctx.failure = errc::unavailable;
+    co_await answer(ctx, admin::error_response(503, "no_database",
+                                               "The admin API needs a database; this gateway "
+                                               "runs with `database: none`."));
+    co_return;
+  }
+  if (auto refused = authenticate(ctx)) {
+    ctx.failure = refused->e.code;
+    if (refused->delay.count() > 0) {
+      asio::steady_timer pause(ctx.w.io(), refused->delay);
+      co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    const auto& i = info(refused->e.code);
+    const std::string code =
+        refused->e.code == errc::invalid_api_key ? "unauthorized" : std::string(i.code);
+    co_await answer(
+        ctx, admin::error_response(static_cast<unsigned>(i.http_status), code, refused->e.message));
+    co_return;
+  }
+  admin::caller who;
+  who.client_ip = ctx.client_ip.to_string();
+  if (ctx.key->admin) {
+    who.actor = "master";
+    who.role = "admin";
+  } else if (ctx.key->managed && ctx.key->user_id) {
+    who.actor = *ctx.key->user_id;
+    who.role = ctx.key->role;
+    who.user_id = ctx.key->user_id;
+    who.key_id = ctx.key->id;
+  }
+  // A config-file key or an unowned managed key has no role: admin::handle refuses it (403,
+  // audited) like any other call it may not make.
+  admin::request r;
+  r.method = std::string(ctx.req.method_string());
+  auto target = ctx.req.target();
+  auto q = target.find('?');
+  r.path = std::string(target.substr(0, q));
+  if (q != std::string_view::npos) r.query = std::string(target.substr(q + 1));
+  r.body = std::move(ctx.req.body());
+  const bool changes = r.method != "GET" && r.method != "HEAD";
+  const auto* sealer = owner.sealer();
+  const config* cfg = &ctx.rt.cfg;
+  auto result = co_await store->run([&owner, r = std::move(r), who = std::move(who), sealer, cfg,
+                                     changes](store::connection& db) {
+    admin::environment env{db, sealer, cfg, {}};
+    auto out = admin::handle(r, who, env);
+    // Loaded here, on the store thread, before the answer: the caller's next request (to
+    // this instance) sees the change.
+    if (changes && out.status < 300) owner.reload_from_store(db);
+    return out;
+  });
+  co_await answer(ctx, result);
+}
+
+}  // namespace sy

@@ -1,0 +1,81 @@
+// The store, as the server uses it: one connection on a thread of its own, so nothing on a
+// worker's event loop ever waits for the database. Workers hand it work (an admin call, an audit
+// row) and resume when it is done; a poll of the store revision tells the server when to reload
+// its in-memory tables.
+#pragma once
+
+#include "store/sql.h"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <chrono>
+#include <functional>
+#include <future>
+#include <memory>
+#include <thread>
+#include <type_traits>
+
+namespace sy::store {
+
+class service {
+ public:
+  // Opens the database named by `url` and applies the migrations it lacks.
+  static result<std::unique_ptr<service>> open(const std::string& url);
+  explicit service(std::unique_ptr<connection> db);
+  ~service();  // stops the thread; work not yet started is dropped
+  service(const service&) = delete;
+  service& operator=(const service&) = delete;
+
+  // Runs `fn(connection&)` on the store thread; the calling coroutine resumes on its own executor
+  // with the result. The result type must be default-constructible.
+  template <class F>
+  auto run(F fn) -> boost::asio::awaitable<std::invoke_result_t<F&, connection&>> {
+    using R = std::invoke_result_t<F&, connection&>;
+    co_return co_await boost::asio::co_spawn(
+        ioc_,
+        [this, fn = std::move(fn)]() mutable -> boost::asio::awaitable<R> { co_return fn(*db_); },
+        boost::asio::use_awaitable);
+  }
+
+  // Runs `fn(connection&)` on the store thread, later; nobody waits (audit rows of the data plane).
+  void post(std::function<void(connection&)> fn);
+
+  // Runs `fn(connection&)` on the store thread and waits for it (start-up, tests).
+  template <class F>
+  auto call(F fn) -> std::invoke_result_t<F&, connection&> {
+    using R = std::invoke_result_t<F&, connection&>;
+    std::promise<R> done;
+    post([&](connection& db) { done.set_value(fn(db)); });
+    return done.get_future().get();
+  }
+
+  // Every `interval`, on the store thread, reads the store revision; when it moved (and at least
+  // every `full_every` anyway, in case a writer died between its change and its bump), calls
+  // `reload(connection&)`. `poke()` makes the next check happen at once and reload regardless
+  // (the instance that made a change sees it without waiting).
+  void watch(std::chrono::milliseconds interval, std::chrono::milliseconds full_every,
+             std::function<void(connection&)> reload);
+  void poke();
+
+ private:
+  void check(bool force);
+  void arm();
+
+  std::unique_ptr<connection> db_;
+  boost::asio::io_context ioc_{1};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  boost::asio::steady_timer timer_{ioc_};
+  std::function<void(connection&)> reload_;
+  std::chrono::milliseconds interval_{500};
+  std::chrono::milliseconds full_every_{60000};
+  std::chrono::steady_clock::time_point last_full_{};
+  std::int64_t seen_revision_ = -1;
+  std::thread thread_;
+};
+
+}  // namespace sy::store

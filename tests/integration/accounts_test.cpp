@@ -1,0 +1,438 @@
+// Managed keys on the data plane: the real gateway with a SQLite store, keys and users changed in
+// the store while it runs; expiry, revocation, disabled owners, rotation grace, IP allow-lists,
+// model bounds, rate limits under concurrent load, HMAC signing, the failed-authentication
+// guard, and the audit rows and metrics of each refusal.
+#include "store/accounts.h"
+#include "common/crypto.h"
+#include "store/service.h"
+#include "support/gateway.h"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+#include <atomic>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+namespace sy::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string master = "sk-master-0123456789";
+
+std::string error_code_of(const http_response& r) {
+  auto at = r.body.find("\"code\":");
+  if (at == std::string::npos) return "";
+  auto rest = r.body.substr(at + 7);
+  if (rest.rfind("null", 0) == 0) return "null";
+  return rest.substr(1, rest.find('"', 1) - 1);
+}
+
+std::int64_t unix_now() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
+
+template <class T>
+T ok(store::result<T> r) {
+  if (auto* e = std::get_if<store::db_error>(&r)) {
+    ADD_FAILURE() << e->message;
+    return T{};
+  }
+  return std::move(std::get<T>(r));
+}
+
+struct temp_folder {
+  std::filesystem::path path;
+  temp_folder() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "sy-accounts-XXXXXX").string();
+    path = mkdtemp(tmpl.data());
+  }
+  ~temp_folder() { std::filesystem::remove_all(path); }
+};
+
+crypto::sealer test_sealer() {
+  return std::get<crypto::sealer>(
+      crypto::sealer::from_secret("an-operator-secret-of-at-least-32-characters"));
+}
+
+class accounts_test : public ::testing::Test {
+ protected:
+  std::string config(const std::string& extra = "") const {
+    return "database: sqlite:" + (dir_.path / "sy.db").string() + "\nmaster_key: " + master + "\n" +
+           extra + R"(
+channels:
+  - name: mock
+    type: mock
+    models: [ demo, other, slow ]
+)";
+  }
+
+  void start(const std::string& extra = "") {
+    gw_ = std::make_unique<gateway>(config(extra), &sealer_);
+  }
+
+  // Runs `fn(accounts)` on the gateway's store thread, then reloads the key table there, so the
+  // next request sees the change (as the admin API does).
+  template <class F>
+  auto change(F fn) {
+    return gw_->store()->call([&](store::connection& db) {
+      store::accounts acc(db);
+      auto out = fn(acc);
+      gw_->srv().reload_from_store(db);
+      return out;
+    });
+  }
+
+  store::user_row user(const std::string& role = "developer",
+                       std::vector<std::string> models = {"*"}) {
+    return change([&](store::accounts& a) {
+      return ok(a.create_user({.name = "u", .role = role, .models = std::move(models)}));
+    });
+  }
+
+  store::created_key key(store::new_key k) {
+    return change([&](store::accounts& a) { return ok(a.create_key(k)); });
+  }
+
+  std::vector<store::audit_row> audit(const std::string& action) {
+    return gw_->store()->call([&](store::connection& db) {
+      store::accounts acc(db);
+      store::audit_filter f;
+      f.action = action;
+      return ok(acc.list_audit(f)).items;
+    });
+  }
+
+  http_response chat(const std::string& secret, const std::string& model = "demo",
+                     const std::map<std::string, std::string>& headers = {}) {
+    http_client c(gw_->port());
+    return c.post("/v1/chat/completions", chat_body(model), secret, headers);
+  }
+
+  std::string metrics() {
+    http_client c(gw_->port());
+    return c.request("GET", "/metrics").body;
+  }
+
+  temp_folder dir_;
+  crypto::sealer sealer_ = test_sealer();
+  std::unique_ptr<gateway> gw_;
+};
+
+TEST_F(accounts_test, a_managed_key_works_and_each_refusal_says_why) {
+  start();
+  auto owner = user();
+  auto k = key({.name = "app", .user_id = owner.id});
+  EXPECT_EQ(chat(k.secret).status, 200);
+
+  // Expired.
+  change([&](store::accounts& a) {
+    return ok(a.update_key(k.row.id, {.expires_at = std::optional<std::int64_t>(unix_now() - 1)}));
+  });
+  auto expired = chat(k.secret);
+  EXPECT_EQ(expired.status, 401);
+  EXPECT_EQ(error_code_of(expired), "key_expired");
+  change([&](store::accounts& a) {
+    return ok(a.update_key(k.row.id, {.expires_at = std::optional<std::int64_t>()}));
+  });
+  EXPECT_EQ(chat(k.secret).status, 200);
+
+  // Disabled owner.
+  change([&](store::accounts& a) { return ok(a.update_user(owner.id, {.enabled = false})); });
+  auto owner_off = chat(k.secret);
+  EXPECT_EQ(owner_off.status, 401);
+  EXPECT_EQ(error_code_of(owner_off), "key_disabled");
+  change([&](store::accounts& a) { return ok(a.update_user(owner.id, {.enabled = true})); });
+  EXPECT_EQ(chat(k.secret).status, 200);
+
+  // Revoked: in the client's protocol (Anthropic here).
+  change([&](store::accounts& a) { return ok(a.revoke_key(k.row.id)); });
+  http_client c(gw_->port());
+  auto revoked =
+      c.request("POST", "/v1/messages",
+                R"({"model":"demo","max_tokens":10,"messages":[{"role":"user","content":"hi"}]})",
+                {{"x-api-key", k.secret}, {"anthropic-version", "2023-06-01"}});
+  EXPECT_EQ(revoked.status, 401);
+  EXPECT_NE(revoked.body.find(R"("type":"authentication_error")"), std::string::npos)
+      << revoked.body;
+  EXPECT_NE(revoked.body.find("revoked"), std::string::npos);
+
+  auto m = metrics();
+  EXPECT_NE(m.find(R"(switchyard_refusals_total{reason="expired"} 1)"), std::string::npos) << m;
+  EXPECT_NE(m.find(R"(switchyard_refusals_total{reason="disabled"} 1)"), std::string::npos);
+  EXPECT_NE(m.find(R"(switchyard_refusals_total{reason="revoked"} 1)"), std::string::npos);
+
+  // Each refusal is in the audit log, with the key's id and never its secret.
+  auto rows = audit("auth.failed");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].result, "revoked");
+  EXPECT_EQ(rows[1].result, "disabled");
+  EXPECT_EQ(rows[2].result, "expired");
+  for (const auto& r : rows) {
+    EXPECT_EQ(r.target, k.row.id);
+    EXPECT_EQ(r.actor, owner.id);
+    EXPECT_EQ(r.client_ip, "127.0.0.1");
+    EXPECT_EQ(r.changes.find(k.secret), std::string::npos);
+  }
+}
+
+TEST_F(accounts_test, unknown_keys_are_audited_by_prefix_only) {
+  start();
+  auto wrong = chat("sk-wrongwrongwrongwrong");
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_EQ(error_code_of(wrong), "invalid_api_key");
+  auto rows = audit("auth.failed");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].actor, "anonymous");
+  EXPECT_EQ(rows[0].target, "sk-wron");
+  EXPECT_EQ(rows[0].result, "invalid_key");
+  EXPECT_EQ(rows[0].changes, R"({"path":"/v1/chat/completions"})");
+}
+
+TEST_F(accounts_test, rotation_keeps_the_old_secret_for_the_grace_period_only) {
+  start();
+  auto k = key({.name = "app"});
+  auto fresh = change([&](store::accounts& a) { return *ok(a.rotate_key(k.row.id, 3600)); });
+  EXPECT_EQ(chat(fresh).status, 200);
+  EXPECT_EQ(chat(k.secret).status, 200);  // within the grace period
+  auto again = change([&](store::accounts& a) { return *ok(a.rotate_key(k.row.id, 0)); });
+  EXPECT_EQ(chat(again).status, 200);
+  EXPECT_EQ(chat(fresh).status, 401);  // grace 0: stops at once
+  EXPECT_EQ(chat(k.secret).status, 401);
+  // A grace period that ended: the previous secret is refused even on a connection that used it.
+  auto third = change([&](store::accounts& a) { return *ok(a.rotate_key(k.row.id, 3600)); });
+  http_client c(gw_->port());
+  EXPECT_EQ(c.post("/v1/chat/completions", chat_body("demo"), again).status, 200);
+  gw_->store()->call([&](store::connection& db) {
+    auto r = db.query("UPDATE api_keys SET previous_until = $1 WHERE id = $2",
+                      {unix_now() - 1, k.row.id});
+    EXPECT_TRUE(std::holds_alternative<std::vector<store::row>>(r));
+    gw_->srv().reload_from_store(db);
+    return 0;
+  });
+  EXPECT_EQ(c.post("/v1/chat/completions", chat_body("demo"), again).status, 401);
+  EXPECT_EQ(chat(third).status, 200);
+}
+
+TEST_F(accounts_test, ip_allow_lists_and_model_bounds) {
+  start();
+  auto elsewhere = key({.name = "far", .allowed_ips = {"10.0.0.0/8", "2001:db8::/32"}});
+  auto r = chat(elsewhere.secret);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(error_code_of(r), "ip_not_allowed");
+  auto here = key({.name = "near", .allowed_ips = {"10.0.0.0/8", "127.0.0.0/8"}});
+  EXPECT_EQ(chat(here.secret).status, 200);
+
+  // The key allows demo and other; its owner only demo.
+  auto owner = user("developer", {"demo"});
+  auto bounded = key({.name = "b", .user_id = owner.id, .models = {"demo", "other"}});
+  EXPECT_EQ(chat(bounded.secret, "demo").status, 200);
+  auto other = chat(bounded.secret, "other");
+  EXPECT_EQ(other.status, 403);
+  EXPECT_EQ(error_code_of(other), "model_not_allowed");
+  http_client c(gw_->port());
+  auto listed = c.request("GET", "/v1/models", "", {{"authorization", "Bearer " + bounded.secret}});
+  EXPECT_NE(listed.body.find(R"("id":"demo")"), std::string::npos);
+  EXPECT_EQ(listed.body.find(R"("id":"other")"), std::string::npos) << listed.body;
+  auto m = metrics();
+  EXPECT_NE(m.find(R"(switchyard_refusals_total{reason="ip_not_allowed"} 1)"), std::string::npos);
+  EXPECT_NE(m.find(R"(switchyard_refusals_total{reason="model_not_allowed"} 1)"),
+            std::string::npos);
+}
+
+TEST_F(accounts_test, the_key_table_follows_changes_made_by_another_process) {
+  start();
+  // Another connection to the same database (the CLI, another instance): the gateway only
+  // learns of it by polling the store revision.
+  auto db = std::get<std::unique_ptr<store::connection>>(
+      store::open("sqlite:" + (dir_.path / "sy.db").string()));
+  store::accounts other(*db);
+  auto k = ok(other.create_key({.name = "cli"}));
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  int status = 0;
+  while (std::chrono::steady_clock::now() < deadline && status != 200) {
+    status = chat(k.secret).status;
+    if (status != 200) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(status, 200);
+  ok(other.revoke_key(k.row.id));
+  deadline = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < deadline && status == 200) {
+    status = chat(k.secret).status;
+    if (status == 200) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(status, 401);
+}
+
+// N clients at once, each on its own connection; returns the statuses.
+std::vector<int> burst(unsigned short port, const std::string& secret, int n,
+                       const std::string& model = "demo") {
+  std::vector<int> statuses(n);
+  std::vector<std::thread> threads;
+  std::atomic<int> ready{0};
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] {
+      http_client c(port);
+      ready.fetch_add(1);
+      while (ready.load() < n)
+        std::this_thread::yield();
+      statuses[i] = c.post("/v1/chat/completions", chat_body(model), secret).status;
+    });
+  }
+  for (auto& t : threads)
+    t.join();
+  return statuses;
+}
+
+TEST_F(accounts_test, requests_per_minute_admit_no_more_than_the_limit_under_load) {
+  start();
+  auto k = key({.name = "rpm", .rpm = 5});
+  auto statuses = burst(gw_->port(), k.secret, 24);
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 200), 5);
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 429), 19);
+  auto refused = chat(k.secret);
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_EQ(error_code_of(refused), "rate_limit_exceeded");
+  EXPECT_NE(refused.body.find(R"("type":"requests")"), std::string::npos);
+  EXPECT_GE(std::stoi(refused.header("retry-after")), 1);
+  EXPECT_EQ(refused.header("x-ratelimit-limit-requests"), "5");
+  EXPECT_EQ(refused.header("x-ratelimit-remaining-requests"), "0");
+  EXPECT_FALSE(refused.header("x-ratelimit-reset-requests").empty());
+}
+
+TEST_F(accounts_test, admitted_requests_carry_the_rate_limit_headers) {
+  start();
+  auto k = key({.name = "rpm", .rpm = 100, .tpm = 100000});
+  auto first = chat(k.secret);
+  ASSERT_EQ(first.status, 200);
+  EXPECT_EQ(first.header("x-ratelimit-limit-requests"), "100");
+  EXPECT_EQ(first.header("x-ratelimit-remaining-requests"), "99");
+  EXPECT_EQ(first.header("x-ratelimit-limit-tokens"), "100000");
+  EXPECT_FALSE(first.header("x-ratelimit-remaining-tokens").empty());
+  EXPECT_EQ(chat(k.secret).header("x-ratelimit-remaining-requests"), "98");
+}
+
+TEST_F(accounts_test, tokens_per_minute_refuse_once_the_bucket_is_spent) {
+  start();
+  // The estimate of one request is about a quarter of its bytes (~25 tokens here) and the answer
+  // adds its usage: a limit of 30 admits the first request only.
+  auto k = key({.name = "tpm", .tpm = 30});
+  EXPECT_EQ(chat(k.secret).status, 200);
+  auto refused = chat(k.secret);
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_NE(refused.body.find(R"("type":"tokens")"), std::string::npos) << refused.body;
+  EXPECT_EQ(refused.header("x-ratelimit-limit-tokens"), "30");
+  auto m = metrics();
+  EXPECT_NE(m.find(R"(switchyard_refusals_total{reason="rate_tokens"} 1)"), std::string::npos);
+}
+
+TEST_F(accounts_test, concurrency_is_bounded) {
+  gw_ = std::make_unique<gateway>("database: sqlite:" + (dir_.path / "sy.db").string() + R"(
+channels:
+  - name: mock
+    type: mock
+    models: [ slow ]
+    mock: { latency_ms: 1500 }
+)",
+                                  &sealer_);
+  auto k = key({.name = "conc", .max_concurrency = 2});
+  auto statuses = burst(gw_->port(), k.secret, 6, "slow");
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 200), 2);
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 429), 4);
+  // The slots were given back.
+  auto after = burst(gw_->port(), k.secret, 2, "slow");
+  EXPECT_EQ(std::count(after.begin(), after.end(), 200), 2);
+}
+
+std::string sign(const std::string& secret, const std::string& ts, const std::string& method,
+                 const std::string& target, const std::string& body) {
+  return crypto::hmac_sha256_hex(secret, ts + "\n" + method + "\n" + target + "\n" + body);
+}
+
+TEST_F(accounts_test, hmac_signing_accepted_tampered_expired_and_replayed) {
+  start();
+  auto k = key({.name = "signed"});
+  const std::string secret = "a-signing-secret-0123456789abcdef";
+  change([&](store::accounts& a) {
+    return ok(a.update_key(
+        k.row.id, {.signing_secret = std::optional<std::string>(sealer_.seal(secret, k.row.id))}));
+  });
+  const std::string target = "/v1/chat/completions";
+  const auto body = chat_body("demo");
+  auto ts = std::to_string(unix_now());
+  auto good = sign(secret, ts, "POST", target, body);
+
+  EXPECT_EQ(chat(k.secret).status, 401);  // unsigned
+  auto accepted = chat(k.secret, "demo", {{"x-sy-timestamp", ts}, {"x-sy-signature", good}});
+  EXPECT_EQ(accepted.status, 200) << accepted.body;
+  auto replayed = chat(k.secret, "demo", {{"x-sy-timestamp", ts}, {"x-sy-signature", good}});
+  EXPECT_EQ(replayed.status, 401);
+  EXPECT_NE(replayed.body.find("already used"), std::string::npos);
+
+  http_client c(gw_->port());
+  auto tampered =
+      c.post(target, chat_body("other"), k.secret,
+             {{"x-sy-timestamp", ts}, {"x-sy-signature", sign(secret, ts, "POST", target, body)}});
+  EXPECT_EQ(tampered.status, 401);
+  EXPECT_EQ(error_code_of(tampered), "invalid_signature");
+
+  auto old = std::to_string(unix_now() - 301);
+  auto expired =
+      chat(k.secret, "demo",
+           {{"x-sy-timestamp", old}, {"x-sy-signature", sign(secret, old, "POST", target, body)}});
+  EXPECT_EQ(expired.status, 401);
+  EXPECT_NE(expired.body.find("5 minutes"), std::string::npos);
+
+  // Another timestamp, another signature: accepted.
+  auto ts2 = std::to_string(unix_now() + 2);
+  auto second =
+      chat(k.secret, "demo",
+           {{"x-sy-timestamp", ts2}, {"x-sy-signature", sign(secret, ts2, "POST", target, body)}});
+  EXPECT_EQ(second.status, 200) << second.body;
+
+  auto rows = audit("auth.failed");
+  int bad_signatures = 0;
+  for (const auto& r : rows) {
+    if (r.result == "bad_signature") ++bad_signatures;
+    EXPECT_EQ(r.changes.find(secret), std::string::npos);
+  }
+  EXPECT_GE(bad_signatures, 4);  // unsigned, replayed, tampered, expired
+}
+
+TEST_F(accounts_test, failed_authentications_slow_down_then_block_the_address) {
+  start(
+      R"(auth_guard: { slow_after: 2, block_after: 4, base_delay_ms: 1, max_delay_ms: 5, block_s: 60 }
+)");
+  auto k = key({.name = "good"});
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(chat("sk-guessing-" + std::to_string(i) + "-0000000000").status, 401);
+  }
+  // Blocked now, even with a valid key, on a new connection.
+  auto blocked = chat(k.secret);
+  EXPECT_EQ(blocked.status, 429);
+  EXPECT_EQ(error_code_of(blocked), "too_many_failed_authentications");
+  auto m = metrics();
+  EXPECT_NE(m.find(R"(switchyard_refusals_total{reason="blocked_ip"} 1)"), std::string::npos);
+  EXPECT_NE(m.find(R"(switchyard_refusals_total{reason="invalid_key"} 4)"), std::string::npos);
+}
+
+TEST_F(accounts_test, the_database_holds_no_gateway_key_in_clear) {
+  start();
+  auto k = key({.name = "secret-check"});
+  auto rotated = change([&](store::accounts& a) { return *ok(a.rotate_key(k.row.id, 60)); });
+  EXPECT_EQ(chat(rotated).status, 200);
+  gw_.reset();  // closes the database
+  for (const auto& entry : std::filesystem::directory_iterator(dir_.path)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(bytes.find(k.secret), std::string::npos) << entry.path();
+    EXPECT_EQ(bytes.find(rotated), std::string::npos) << entry.path();
+    EXPECT_EQ(bytes.find(k.secret.substr(7)), std::string::npos) << entry.path();
+  }
+}
+
+}  // namespace
+}  // namespace sy::test
