@@ -118,7 +118,8 @@ std::optional<invalid> read_positive(const boost::json::value& v, std::string_vi
                                      std::int64_t& out);
 // A non-empty list of non-empty glob patterns.
 std::optional<invalid> read_models(const boost::json::value& v, std::vector<std::string>& out);
-// A list of CIDRs ("10.0.0.0/8", "2001:db8::/32"; a bare address is one host).
+// A list of CIDRs ("10.0.0.0/8", "2001:db8::/32"; a bare address is one host), in canonical form
+// ("192.0.2.1" is kept as "192.0.2.1/32").
 std::optional<invalid> read_cidrs(const boost::json::value& v, std::vector<std::string>& out);
 // RFC 3339 text or unix seconds, after `now`.
 std::optional<invalid> read_expiry(const boost::json::value& v, std::int64_t now,

@@ -2,7 +2,7 @@
 // times and the query string.
 #include "admin/admin_internal.h"
 
-#include <boost/asio/ip/address.hpp>
+#include "auth/cidr.h"
 
 #include <charconv>
 #include <cstdio>
@@ -300,8 +300,6 @@ std::optional<invalid> read_models(const boost::json::value& v, std::vector<std:
 }
 
 std::optional<invalid> read_cidrs(const boost::json::value& v, std::vector<std::string>& out) {
-  // TODO: use the data plane's parser (src/auth/cidr.h) once it is committed, so that the API and
-  // the key table accept exactly the same entries.
   if (!v.is_array()) return wrong("allowed_ips", "allowed_ips must be a list of CIDRs");
   const auto& items = v.get_array();
   if (items.size() > max_list_items) {
@@ -310,27 +308,16 @@ std::optional<invalid> read_cidrs(const boost::json::value& v, std::vector<std::
   }
   out.clear();
   for (std::size_t i = 0; i < items.size(); ++i) {
-    auto refuse = [&] {
-      return wrong("allowed_ips", "allowed_ips[" + std::to_string(i) +
-                                      "] must be a CIDR such as 10.0.0.0/8 or 2001:db8::/32");
-    };
-    if (!items[i].is_string()) return refuse();
-    std::string_view text = items[i].get_string();
-    auto slash = text.find('/');
-    boost::system::error_code ec;
-    auto address = boost::asio::ip::make_address(std::string(text.substr(0, slash)), ec);
-    if (ec) return refuse();
-    if (slash != std::string_view::npos) {
-      auto bits_text = text.substr(slash + 1);
-      unsigned bits = 0;
-      auto [end, err] =
-          std::from_chars(bits_text.data(), bits_text.data() + bits_text.size(), bits);
-      if (bits_text.empty() || err != std::errc{} || end != bits_text.data() + bits_text.size() ||
-          bits > (address.is_v4() ? 32u : 128u)) {
-        return refuse();
-      }
+    const std::string where = "allowed_ips[" + std::to_string(i) + "]";
+    if (!items[i].is_string()) {
+      return wrong("allowed_ips", where + " must be a CIDR such as 10.0.0.0/8 or 2001:db8::/32");
     }
-    out.emplace_back(text);
+    // The key table's parser: what is accepted here is what the data plane enforces.
+    auto parsed = cidr::parse(items[i].get_string());
+    if (auto* error = std::get_if<std::string>(&parsed)) {
+      return wrong("allowed_ips", where + ": " + *error);
+    }
+    out.push_back(std::get<cidr>(parsed).to_string());
   }
   return std::nullopt;
 }

@@ -428,6 +428,9 @@ TEST_P(admin_store_backend, invalid_input_is_400_naming_the_field) {
       {"POST", keys, R"({"name":"k","allowed_ips":["10.0.0.0/8","not-an-ip"]})", "", "allowed_ips"},
       {"POST", keys, R"({"name":"k","allowed_ips":["2001:db8::/129"]})", "", "allowed_ips"},
       {"POST", keys, R"({"name":"k","allowed_ips":"10.0.0.0/8"})", "", "allowed_ips"},
+      {"POST", keys, R"({"name":"k","allowed_ips":["10.1.2.3/8"]})", "", "allowed_ips"},
+      {"POST", keys, R"({"name":"k","allowed_ips":[" 10.0.0.0/8"]})", "", "allowed_ips"},
+      {"POST", keys, R"({"name":"k","allowed_ips":[8]})", "", "allowed_ips"},
       {"POST", keys, R"({"name":"k","metadata":[1]})", "", "metadata"},
       {"POST", keys, big_metadata, "", "metadata"},
       {"POST", keys, R"({"name":"k","require_signature":1})", "", "require_signature"},
@@ -502,7 +505,7 @@ TEST_P(admin_store_backend, a_key_has_the_documented_shape) {
                   R"(","models":["gpt-*","claude-3-haiku"],)"
                   R"("expires_at":"2027-06-01T00:00:00Z","enabled":true,)"
                   R"("revoked_at":null,"rpm":60,"tpm":100000,"max_concurrency":4,)"
-                  R"("allowed_ips":["10.0.0.0/8","2001:db8::/32","192.0.2.1"],)"
+                  R"("allowed_ips":["10.0.0.0/8","2001:db8::/32","192.0.2.1/32"],)"
                   R"("require_signature":false,"metadata":{"team":"ml","cost_center":42},)"
                   R"("created_at":"2027-01-15T08:00:00Z","updated_at":"2027-01-15T08:00:00Z"})");
   auto shown = call(master_, "GET", "/admin/keys/" + id);
