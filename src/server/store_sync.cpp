@@ -3,6 +3,7 @@
 #include "auth/managed_keys.h"
 #include "server/runtime.h"
 #include "server/server.h"
+#include "store/channels.h"
 #include "store/service.h"
 
 #include <spdlog/spdlog.h>
@@ -10,14 +11,26 @@
 namespace sy {
 namespace {
 
-// Runs on the store thread.
+// Runs on the store thread. `channels` keeps the last channel list that loaded: a channel whose
+// keys no longer open (SWITCHYARD_SECRET_KEY changed) must not take the key table down with it.
 std::optional<store::db_error> reload(server& srv, store::connection& db, const config& cfg,
-                                      const crypto::sealer* sealer) {
+                                      const crypto::sealer* sealer,
+                                      std::vector<channel_config>& channels) {
   auto loaded = load_managed_accounts(db);
   if (auto* e = std::get_if<store::db_error>(&loaded)) return *e;
+  store::channels repo(db, sealer);
+  auto listed = repo.list();
+  if (auto* e = std::get_if<store::db_error>(&listed)) {
+    spdlog::warn("store: cannot load the managed channels, keeping the previous ones: {}",
+                 e->message);
+  } else {
+    channels.clear();
+    for (auto& row : std::get<std::vector<store::channel_row>>(listed))
+      channels.push_back(std::move(row.channel));
+  }
   auto keys = config_keys(cfg);
   add_managed_keys(*keys, std::get<managed_accounts>(loaded), sealer, &srv.limiters());
-  srv.publish(runtime::build(cfg, std::move(keys)));
+  srv.publish(runtime::build(cfg, std::move(keys), channels));
   return std::nullopt;
 }
 
@@ -26,9 +39,11 @@ std::optional<store::db_error> reload(server& srv, store::connection& db, const 
 std::optional<store::db_error> start_store_sync(server& srv, store::service& store,
                                                 const config& cfg, const crypto::sealer* sealer,
                                                 store_sync_options options) {
-  auto first = store.call([&](store::connection& db) { return reload(srv, db, cfg, sealer); });
-  auto again = [&srv, cfg, sealer](store::connection& db) {
-    if (auto e = reload(srv, db, cfg, sealer)) {
+  auto channels = std::make_shared<std::vector<channel_config>>();
+  auto first =
+      store.call([&](store::connection& db) { return reload(srv, db, cfg, sealer, *channels); });
+  auto again = [&srv, cfg, sealer, channels](store::connection& db) {
+    if (auto e = reload(srv, db, cfg, sealer, *channels)) {
       spdlog::warn("store: reloading keys failed, keeping the previous ones: {}", e->message);
     }
   };

@@ -4,6 +4,7 @@
 // guard, and the audit rows and metrics of each refusal.
 #include "store/accounts.h"
 #include "common/crypto.h"
+#include "store/channels.h"
 #include "store/service.h"
 #include "support/gateway.h"
 
@@ -417,6 +418,32 @@ TEST_F(accounts_test, failed_authentications_slow_down_then_block_the_address) {
   auto m = metrics();
   EXPECT_NE(m.find(R"(switchyard_refusals_total{reason="blocked_ip"} 1)"), std::string::npos);
   EXPECT_NE(m.find(R"(switchyard_refusals_total{reason="invalid_key"} 4)"), std::string::npos);
+}
+
+TEST_F(accounts_test, channels_from_the_store_serve_models) {
+  start();
+  EXPECT_EQ(chat(master, "managed-model").status, 404);
+  channel_config ch;
+  ch.name = "managed";
+  ch.type = channel_type::mock;
+  ch.vendor = "mock";
+  ch.models.push_back({"managed-model", "managed-model"});
+  auto id = gw_->store()->call([&](store::connection& db) {
+    store::channels repo(db, &sealer_);
+    auto row = ok(repo.create(ch));
+    gw_->srv().reload_from_store(db);
+    return row.id;
+  });
+  auto served = chat(master, "managed-model");
+  EXPECT_EQ(served.status, 200) << served.body;
+  EXPECT_EQ(chat(master, "demo").status, 200);  // the config file's channels stay
+  gw_->store()->call([&](store::connection& db) {
+    store::channels repo(db, &sealer_);
+    EXPECT_TRUE(ok(repo.remove(id)));
+    gw_->srv().reload_from_store(db);
+    return 0;
+  });
+  EXPECT_EQ(chat(master, "managed-model").status, 404);
 }
 
 TEST_F(accounts_test, the_database_holds_no_gateway_key_in_clear) {
