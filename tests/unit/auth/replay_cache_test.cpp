@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <limits>
@@ -16,6 +17,30 @@ namespace {
 
 using namespace std::chrono_literals;
 using verdict = replay_cache::verdict;
+
+std::string hex_le(const std::array<std::uint64_t, 2>& words) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (auto w : words) {
+    for (int i = 0; i < 8; ++i, w >>= 8) {
+      out += digits[(w >> 4) & 15];
+      out += digits[w & 15];
+    }
+  }
+  return out;
+}
+
+// The reference implementation's test vectors (vectors_sip128): key 00..0f, message 00..n-1.
+TEST(siphash128, reference_vectors) {
+  unsigned char msg[64];
+  for (int i = 0; i < 64; ++i)
+    msg[i] = static_cast<unsigned char>(i);
+  const std::uint64_t k0 = 0x0706050403020100ull, k1 = 0x0f0e0d0c0b0a0908ull;
+  EXPECT_EQ(hex_le(detail::siphash128(k0, k1, msg, 0)), "a3817f04ba25a8e66df67214c7550293");
+  EXPECT_EQ(hex_le(detail::siphash128(k0, k1, msg, 1)), "da87c1d86b99af44347659119b22fc45");
+  EXPECT_EQ(hex_le(detail::siphash128(k0, k1, msg, 15)), "5493e99933b0a8117e08ec0f97cfc3d9");
+  EXPECT_EQ(hex_le(detail::siphash128(k0, k1, msg, 63)), "5150d1772f50834a503e069a973fbd7c");
+}
 
 TEST(replay_cache, a_signature_is_accepted_once) {
   replay_cache cache;
