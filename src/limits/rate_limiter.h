@@ -77,7 +77,9 @@ std::size_t format_reset(std::chrono::microseconds d, char* buf);
 class rate_limiter;
 
 // What admit() gives an admitted request: the concurrency slot and the tokens charged. Move-only;
-// the slot is freed by release() or the destructor, exactly once.
+// the slot is freed by release() or the destructor, exactly once. A ticket belongs to one
+// request: its own calls are not synchronized with each other (the limiter's are). It keeps the
+// limiter alive, so it may outlive the key table and the registry entry.
 class rate_ticket {
  public:
   rate_ticket() = default;
@@ -126,7 +128,8 @@ class rate_limiter : public std::enable_shared_from_this<rate_limiter> {
 
   // New limits for the same key. What was used of a bucket stays used (a changed rpm keeps the
   // requests already made); a new bucket starts full. The time since the last admission
-  // refills at the new rate.
+  // refills at the new rate. When a key without limits gets a max_concurrency, requests admitted
+  // at that very moment through the unlocked path may exceed it once.
   void set_limits(const rate_limits& limits);
   rate_limits limits() const;
 
