@@ -1,8 +1,12 @@
 // switchyard: serve | check-config | --version | --help
+#include "app/accounts_cli.h"
+#include "common/crypto.h"
 #include "common/log.h"
 #include "config/config.h"
 #include "server/runtime.h"
 #include "server/server.h"
+#include "server/store_sync.h"
+#include "store/service.h"
 
 #include <fmt/format.h>
 #include <openssl/rand.h>
@@ -38,11 +42,50 @@ std::string random_key() {
   return key;
 }
 
+// The database URL without its password, for messages.
+std::string redact_database(const std::string& url) {
+  auto scheme = url.find("://");
+  auto at = url.rfind('@');
+  if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
+  auto colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+// SWITCHYARD_SECRET_KEY, when set: what seals provider keys and signing secrets at rest.
+bool load_sealer(std::optional<sy::crypto::sealer>& out) {
+  auto from_env = sy::crypto::sealer::from_env();
+  if (auto* e = std::get_if<std::string>(&from_env)) {
+    std::fprintf(stderr, "switchyard: SWITCHYARD_SECRET_KEY: %s\n", e->c_str());
+    return false;
+  }
+  if (auto* s = std::get_if<sy::crypto::sealer>(&from_env)) out.emplace(*s);
+  return true;
+}
+
 int serve(const std::string& config_path) {
   auto cfg = load(config_path, !config_path.empty());
   if (!cfg) return 2;
+  std::optional<sy::crypto::sealer> sealer;
+  if (!load_sealer(sealer)) return 2;
+  std::unique_ptr<sy::store::service> store;
+  std::size_t managed_keys = 0;
+  if (cfg->database != "none") {
+    auto opened = sy::store::service::open(cfg->database);
+    if (auto* e = std::get_if<sy::store::db_error>(&opened)) {
+      std::fprintf(stderr, "switchyard: database %s: %s\n", cfg->database.c_str(),
+                   e->message.c_str());
+      return 1;
+    }
+    store = std::move(std::get<std::unique_ptr<sy::store::service>>(opened));
+    managed_keys = store->call([](sy::store::connection& db) -> std::size_t {
+      auto rows = db.query("SELECT COUNT(*) FROM api_keys");
+      auto* r = std::get_if<std::vector<sy::store::row>>(&rows);
+      return r && !r->empty() ? static_cast<std::size_t>(r->front().integer(0)) : 0;
+    });
+  }
   std::string generated;
-  if (cfg->keys.empty() && cfg->master_key.empty()) {
+  if (cfg->keys.empty() && cfg->master_key.empty() && managed_keys == 0) {
     // Nothing to authenticate with: make one key for this run, shown once, below.
     generated = random_key();
     cfg->keys.push_back({"generated", generated, {"*"}});
@@ -57,6 +100,14 @@ int serve(const std::string& config_path) {
 
   auto rt = sy::runtime::build(*cfg);
   sy::server srv(rt);
+  if (store) {
+    srv.attach_store(store.get(), sealer ? &*sealer : nullptr);
+    if (auto e = sy::start_store_sync(srv, *store, *cfg, sealer ? &*sealer : nullptr)) {
+      std::fprintf(stderr, "switchyard: database %s: cannot load keys: %s\n", cfg->database.c_str(),
+                   e->message.c_str());
+      return 1;
+    }
+  }
   if (auto ec = srv.start()) {
     std::fprintf(stderr, "switchyard: cannot listen on %s:%u: %s\n", cfg->listen_host.c_str(),
                  cfg->listen_port, ec.message().c_str());
@@ -64,6 +115,7 @@ int serve(const std::string& config_path) {
   }
   std::printf("switchyard %s listening on %s (%u workers, config: %s)\n", SY_VERSION,
               srv.address().c_str(), srv.worker_count(), cfg->source.c_str());
+  std::printf("  database: %s\n", redact_database(cfg->database).c_str());
   for (const auto& ch : cfg->channels) {
     std::string models;
     for (const auto& m : ch.models)
@@ -85,6 +137,7 @@ int serve(const std::string& config_path) {
   spdlog::info("received signal {}, draining (up to {} ms)", received,
                cfg->limits.drain_timeout.count());
   srv.drain(cfg->limits.drain_timeout);
+  store.reset();  // its thread publishes to the server: stopped first
   spdlog::info("stopped");
   sy::log::flush();
   return 0;
@@ -116,7 +169,14 @@ int main(int argc, char** argv) {
   auto* check_cmd = app.add_subcommand("check-config", "Validate a config file and exit");
   check_cmd->add_option("--config,-c", check_path, "YAML config file")->required();
 
-  CLI11_PARSE(app, argc, argv);
+  auto accounts = sy::add_accounts_commands(app);  // users, keys
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return sy::usage_exit(app, e);
+  }
+  if (auto rc = accounts->run()) return *rc;
   if (*serve_cmd) return serve(serve_config);
   if (*check_cmd) return check_config(check_path);
   return 0;

@@ -69,15 +69,18 @@ asio::awaitable<void> serve_admin(request_context& ctx) {
   const bool changes = r.method != "GET" && r.method != "HEAD";
   const auto* sealer = owner.sealer();
   const config* cfg = &ctx.rt.cfg;
-  auto result = co_await store->run([&owner, r = std::move(r), who = std::move(who), sealer, cfg,
-                                     changes](store::connection& db) {
+  // Named: no class temporary in the co_await expression (GCC 12).
+  auto task = [&owner, r = std::move(r), who = std::move(who), sealer, cfg,
+               changes](store::connection& db) {
     admin::environment env{db, sealer, cfg, {}};
     auto out = admin::handle(r, who, env);
-    // Loaded here, on the store thread, before the answer: the caller's next request (to
-    // this instance) sees the change.
+    // Loaded here, on the store thread, before the answer: the caller's next request (to this
+    // instance) sees the change.
     if (changes && out.status < 300) owner.reload_from_store(db);
     return out;
-  });
+  };
+  auto result = co_await store->run(std::move(task), asio::use_awaitable);
+  if (!result.allow.empty()) ctx.out.always("allow", result.allow);
   co_await answer(ctx, result);
 }
 

@@ -6,12 +6,11 @@
 
 #include "store/sql.h"
 
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
 #include <functional>
@@ -31,15 +30,29 @@ class service {
   service(const service&) = delete;
   service& operator=(const service&) = delete;
 
-  // Runs `fn(connection&)` on the store thread; the calling coroutine resumes on its own executor
-  // with the result. The result type must be default-constructible.
-  template <class F>
-  auto run(F fn) -> boost::asio::awaitable<std::invoke_result_t<F&, connection&>> {
+  // Runs `fn(connection&)` on the store thread; the caller resumes on its own executor with the
+  // result: `co_await store.run(std::move(task), asio::use_awaitable)`.
+  //
+  // Not a coroutine on purpose: GCC 12 copies a closure passed as a coroutine's parameter
+  // bitwise in some cases (its std::string members then free a pointer into another object's
+  // buffer), so `fn` travels through plain completion handlers.
+  template <class F, class Token>
+  auto run(F fn, Token&& token) {
     using R = std::invoke_result_t<F&, connection&>;
-    co_return co_await boost::asio::co_spawn(
-        ioc_,
-        [this, fn = std::move(fn)]() mutable -> boost::asio::awaitable<R> { co_return fn(*db_); },
-        boost::asio::use_awaitable);
+    return boost::asio::async_initiate<Token, void(R)>(
+        [this](auto handler, F fn) {
+          auto work = boost::asio::make_work_guard(handler);
+          boost::asio::post(ioc_, [this, fn = std::move(fn), handler = std::move(handler),
+                                   work = std::move(work)]() mutable {
+            R result = fn(*db_);
+            auto ex = work.get_executor();
+            boost::asio::post(ex,
+                              [handler = std::move(handler), result = std::move(result)]() mutable {
+                                std::move(handler)(std::move(result));
+                              });
+          });
+        },
+        token, std::move(fn));
   }
 
   // Runs `fn(connection&)` on the store thread, later; nobody waits (audit rows of the data plane).

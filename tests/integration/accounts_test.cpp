@@ -446,6 +446,87 @@ TEST_F(accounts_test, channels_from_the_store_serve_models) {
   EXPECT_EQ(chat(master, "managed-model").status, 404);
 }
 
+std::string json_string(const std::string& body, const std::string& field) {
+  auto at = body.find("\"" + field + "\":\"");
+  if (at == std::string::npos) return "";
+  at += field.size() + 4;
+  return body.substr(at, body.find('"', at) - at);
+}
+
+TEST_F(accounts_test, the_admin_api_over_http) {
+  start();
+  http_client admin(gw_->port());
+  auto as = [](const std::string& secret) {
+    return std::map<std::string, std::string>{{"authorization", "Bearer " + secret}};
+  };
+  // A newcomer's first steps: a developer limited to two models, and a key for it.
+  auto user = admin.request("POST", "/admin/users",
+                            R"({"name":"dana","role":"developer","models":["demo","other"]})",
+                            as(master));
+  ASSERT_EQ(user.status, 201) << user.body;
+  auto user_id = json_string(user.body, "id");
+  auto created = admin.request("POST", "/admin/keys",
+                               R"({"name":"dana-laptop","user_id":")" + user_id + R"("})",
+                               as(master));
+  ASSERT_EQ(created.status, 201) << created.body;
+  auto secret = json_string(created.body, "key");
+  ASSERT_EQ(secret.size(), 51u);
+  // Usable at once: the change was loaded before the answer left.
+  EXPECT_EQ(chat(secret, "demo").status, 200);
+  EXPECT_EQ(chat(secret, "other").status, 200);
+  EXPECT_EQ(chat(secret, "slow").status, 403);
+
+  // The developer makes a key of its own, within its models; not beyond.
+  http_client dev(gw_->port());
+  auto own = dev.request("POST", "/admin/keys", R"({"name":"ci","models":["demo"]})", as(secret));
+  ASSERT_EQ(own.status, 201) << own.body;
+  EXPECT_EQ(chat(json_string(own.body, "key"), "demo").status, 200);
+  auto beyond = dev.request("POST", "/admin/keys", R"({"name":"x","models":["slow"]})", as(secret));
+  EXPECT_EQ(beyond.status, 403) << beyond.body;
+  auto users = dev.request("POST", "/admin/users", R"({"name":"eve","role":"admin"})", as(secret));
+  EXPECT_EQ(users.status, 403);
+  EXPECT_NE(users.body.find(R"("code":"forbidden")"), std::string::npos) << users.body;
+
+  // Rotation and revocation over HTTP take effect at once too.
+  auto key_id = json_string(created.body, "id");
+  auto rotated = admin.request("POST", "/admin/keys/" + key_id + "/rotate",
+                               R"({"grace_seconds":0})", as(master));
+  ASSERT_EQ(rotated.status, 200) << rotated.body;
+  auto fresh = json_string(rotated.body, "key");
+  EXPECT_EQ(chat(secret).status, 401);
+  EXPECT_EQ(chat(fresh).status, 200);
+  EXPECT_EQ(admin.request("DELETE", "/admin/keys/" + key_id, "", as(master)).status, 200);
+  EXPECT_EQ(chat(fresh).status, 401);
+
+  // Refusals are audited; only admins read the audit log.
+  auto log = admin.request("GET", "/admin/audit", "", as(master));
+  ASSERT_EQ(log.status, 200) << log.body;
+  EXPECT_NE(log.body.find(R"("result":"denied")"), std::string::npos) << log.body;
+  EXPECT_EQ(log.body.find(secret), std::string::npos);
+  EXPECT_EQ(log.body.find(fresh), std::string::npos);
+
+  // No key, an unknown key: 401 in the admin API's shape.
+  http_client anon(gw_->port());
+  auto none = anon.request("GET", "/admin/users");
+  EXPECT_EQ(none.status, 401);
+  EXPECT_NE(none.body.find(R"({"error":{"code":"unauthorized")"), std::string::npos) << none.body;
+}
+
+TEST(accounts_without_database, the_admin_api_answers_503) {
+  gateway gw(R"(
+database: none
+master_key: sk-master-0123456789
+channels:
+  - name: mock
+    type: mock
+    models: [ demo ]
+)");
+  http_client c(gw.port());
+  auto r = c.request("GET", "/admin/users", "", {{"authorization", "Bearer " + master}});
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("no_database"), std::string::npos);
+}
+
 TEST_F(accounts_test, the_database_holds_no_gateway_key_in_clear) {
   start();
   auto k = key({.name = "secret-check"});

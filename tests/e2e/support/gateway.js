@@ -258,7 +258,8 @@ export function gatewayBinary() {
  *
  * With `configFlag: false` the file is written as `switchyard.yaml` in the temporary directory and
  * the gateway is started there as `switchyard serve` (no --config), to exercise the lookup of
- * ./switchyard.yaml. `cwd` sets the working directory otherwise (default: this process's).
+ * ./switchyard.yaml. `cwd` sets the working directory otherwise (default: the temporary directory,
+ * where the default SQLite database then lives and dies).
  */
 export function startGateway(
   configYamlText,
@@ -276,7 +277,7 @@ export function startGateway(
   const child = spawn(bin, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
-    cwd: configFlag ? cwd : dir,
+    cwd: configFlag ? (cwd ?? dir) : dir,  // the default database (./switchyard-data) goes there too
   });
   live.add(child);
   const exited = new Promise((resolve) => {
