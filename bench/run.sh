@@ -243,6 +243,7 @@ start_switchyard() {  # target channel_type base_url
 listen: 127.0.0.1:$port
 workers: $WORKERS
 log: { access: off }
+database: sqlite:$tmp/$target.db
 channels:
   - name: bench
     type: $type
