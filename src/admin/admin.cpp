@@ -103,6 +103,12 @@ response run_create_key(call& c, const std::string&) {
 response run_list_keys(call& c, const std::string&) {
   return list_keys(c);
 }
+response run_create_channel(call& c, const std::string&) {
+  return create_channel(c);
+}
+response run_list_channels(call& c, const std::string&) {
+  return list_channels(c);
+}
 response run_list_audit(call& c, const std::string&) {
   return list_audit(c);
 }
@@ -155,17 +161,23 @@ std::optional<resource> resolve(const std::vector<std::string>& s, std::string& 
     id = s[1];
     return resource{{{"POST", "key.rotate", admins | developers, rotate_key}}, "POST"};
   }
+  // Channel settings are infrastructure: administrators only, reads included.
+  if (n == 1 && s[0] == "channels") {
+    return resource{{{"POST", "channel.create", admins, run_create_channel},
+                     {"GET", "channel.list", admins, run_list_channels}},
+                    "GET, POST"};
+  }
+  if (n == 2 && s[0] == "channels") {
+    id = s[1];
+    return resource{{{"GET", "channel.read", admins, get_channel},
+                     {"PATCH", "channel.update", admins, update_channel},
+                     {"DELETE", "channel.delete", admins, delete_channel}},
+                    "GET, PATCH, DELETE"};
+  }
   if (n == 1 && s[0] == "audit") {
     return resource{{{"GET", "audit.list", admins, run_list_audit}}, "GET"};
   }
   return std::nullopt;
-}
-
-// /admin/channels is not served yet (a later change manages channels at run time): answered
-// here as an unknown path, the one place to replace.
-std::optional<response> channels(call&, const std::vector<std::string>& s) {
-  if (s.empty() || s[0] != "channels") return std::nullopt;
-  return not_found("path");
 }
 
 std::string effective_role(const caller& who) {
@@ -196,7 +208,6 @@ response handle(const request& r, const caller& who, environment& env) {
   using namespace detail;
   call c{r, who, env, store::accounts(env.db, env.clock), effective_role(who), now_of(env)};
   auto segments = segments_of(r.path);
-  if (auto answer = channels(c, segments)) return std::move(*answer);
   std::string id;
   auto found = resolve(segments, id);
   if (!found) return error_response(404, "not_found", "no admin operation at " + r.path);

@@ -154,7 +154,7 @@ const std::string* find_param(const std::vector<query_param>& params, std::strin
 
 response list_answer(boost::json::array data, const std::optional<std::string>& next_cursor);
 
-// ---- operations (users.cpp, keys.cpp, audit.cpp)
+// ---- operations (users.cpp, keys.cpp, channels.cpp, audit.cpp)
 
 response create_user(call& c);
 response list_users(call& c);
@@ -167,6 +167,14 @@ response get_key(call& c, const std::string& id);
 response update_key(call& c, const std::string& id);
 response revoke_key(call& c, const std::string& id);
 response rotate_key(call& c, const std::string& id);
+
+// Administrators only (the route table refuses the other roles). `id` is the path segment as
+// received: a managed channel's id, or "config:" + the %-encoded name of a config-file channel.
+response create_channel(call& c);
+response list_channels(call& c);
+response get_channel(call& c, const std::string& id);
+response update_channel(call& c, const std::string& id);
+response delete_channel(call& c, const std::string& id);
 
 response list_audit(call& c);
 
