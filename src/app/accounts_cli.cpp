@@ -104,16 +104,6 @@ void add_param(std::string& query, std::string_view name, std::string_view value
   query += percent_encode(value);
 }
 
-// The database URL without its password, for messages.
-std::string redact(const std::string& url) {
-  auto scheme = url.find("://");
-  auto at = url.rfind('@');
-  if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
-  auto colon = url.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon + 1) + "***" + url.substr(at);
-}
-
 // "2027-01-15T08:00:00Z" (as the API writes times) to unix seconds.
 std::optional<std::int64_t> parse_utc(std::string_view s) {
   std::tm tm{};
@@ -385,13 +375,14 @@ int execute(const flags& f, const admin::request& req, shape what, const std::st
 
   auto opened = store::open(url);
   if (auto* e = std::get_if<store::db_error>(&opened)) {
-    std::fprintf(stderr, "switchyard: database %s: %s\n", redact(url).c_str(), e->message.c_str());
+    std::fprintf(stderr, "switchyard: database %s: %s\n", store::redact_url(url).c_str(),
+                 e->message.c_str());
     return exit_failed;
   }
   auto db = std::move(std::get<std::unique_ptr<store::connection>>(opened));
   if (auto e = store::migrate(*db)) {
-    std::fprintf(stderr, "switchyard: database %s: migration failed: %s\n", redact(url).c_str(),
-                 e->message.c_str());
+    std::fprintf(stderr, "switchyard: database %s: migration failed: %s\n",
+                 store::redact_url(url).c_str(), e->message.c_str());
     return exit_failed;
   }
 

@@ -42,16 +42,6 @@ std::string random_key() {
   return key;
 }
 
-// The database URL without its password, for messages.
-std::string redact_database(const std::string& url) {
-  auto scheme = url.find("://");
-  auto at = url.rfind('@');
-  if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
-  auto colon = url.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon + 1) + "***" + url.substr(at);
-}
-
 // SWITCHYARD_SECRET_KEY, when set: what seals provider keys and signing secrets at rest.
 bool load_sealer(std::optional<sy::crypto::sealer>& out) {
   auto from_env = sy::crypto::sealer::from_env();
@@ -115,7 +105,7 @@ int serve(const std::string& config_path) {
   }
   std::printf("switchyard %s listening on %s (%u workers, config: %s)\n", SY_VERSION,
               srv.address().c_str(), srv.worker_count(), cfg->source.c_str());
-  std::printf("  database: %s\n", redact_database(cfg->database).c_str());
+  std::printf("  database: %s\n", sy::store::redact_url(cfg->database).c_str());
   for (const auto& ch : cfg->channels) {
     std::string models;
     for (const auto& m : ch.models)

@@ -4,6 +4,7 @@
 #include "auth/replay_cache.h"
 #include "common/crypto.h"
 #include "common/json.h"
+#include "server/endpoints.h"
 #include "server/server.h"
 #include "store/accounts.h"
 #include "store/service.h"
@@ -23,23 +24,6 @@ std::int64_t unix_now() {
   return static_cast<std::int64_t>(std::time(nullptr));
 }
 
-std::string query_value(std::string_view target, std::string_view name) {
-  auto q = target.find('?');
-  if (q == std::string_view::npos) return {};
-  auto query = target.substr(q + 1);
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    auto pair = query.substr(0, amp);
-    auto eq = pair.find('=');
-    if (pair.substr(0, eq) == name && eq != std::string_view::npos) {
-      return std::string(pair.substr(eq + 1));  // keys hold no characters that need decoding
-    }
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return {};
-}
-
 // The presented key: Authorization: Bearer, x-api-key, and for Gemini clients x-goog-api-key or
 // ?key=.
 std::string_view presented_key(request_context& ctx, std::string& storage) {
@@ -47,7 +31,7 @@ std::string_view presented_key(request_context& ctx, std::string& storage) {
   if (key.empty() && ctx.client_protocol == ir::protocol::gemini) {
     key = ctx.req["x-goog-api-key"];
     if (key.empty()) {
-      storage = query_value(ctx.req.target(), "key");
+      storage = query_param(ctx.req.target(), "key");
       key = storage;
     }
   }

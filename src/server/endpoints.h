@@ -23,4 +23,9 @@ std::pair<unsigned, std::string> encode_gateway_error(ir::protocol p, const erro
 // temporary in a co_await expression twice.)
 asio::awaitable<void> send_error(request_context& ctx, const error& e);
 
+// %XX decoding (a '+' stays a '+').
+std::string url_decode(std::string_view text);
+// The value of query parameter `name` in `target`, %-decoded ("" when absent).
+std::string query_param(std::string_view target, std::string_view name);
+
 }  // namespace sy

@@ -3,6 +3,7 @@
 #include "auth/key_table.h"
 #include "common/json.h"
 #include "store/migrations.h"
+#include "store/text.h"
 
 #include <openssl/rand.h>
 
@@ -26,30 +27,6 @@ constexpr std::string_view key_columns =
 constexpr std::string_view audit_columns =
     "id, at, actor, role, action, target, client_ip, result, changes";
 
-// Joins pieces of SQL (GCC 12 warns falsely about chains of std::string operator+).
-std::string cat(std::initializer_list<std::string_view> parts) {
-  std::string out;
-  for (auto part : parts)
-    out.append(part);
-  return out;
-}
-
-db_error client_error(std::string message) {
-  return db_error{std::move(message), true};
-}
-
-result<std::string> random_id(std::string_view prefix) {
-  unsigned char bytes[8];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) return db_error{"the random generator failed"};
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out(prefix);
-  for (unsigned char b : bytes) {
-    out += digits[b >> 4];
-    out += digits[b & 0xf];
-  }
-  return out;
-}
-
 // "aud_" + 11 hex digits of the unix time in milliseconds + 5 of a per-process sequence: ids sort
 // in the order rows were appended (within a process; across processes, to the millisecond), so
 // "newest first" by (at, id) holds inside one second too.
@@ -69,26 +46,9 @@ std::string audit_id() {
   return out;
 }
 
-std::string encode_list(const std::vector<std::string>& items) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i) out += ',';
-    json::append_quoted(out, items[i]);
-  }
-  out += ']';
-  return out;
-}
-
 // The tables hold what encode_list wrote; anything else reads as an empty list.
-std::vector<std::string> decode_list(const std::string& text) {
-  std::vector<std::string> out;
-  boost::system::error_code ec;
-  auto v = boost::json::parse(text, ec);
-  if (ec || !v.is_array()) return out;
-  for (const auto& item : v.get_array()) {
-    if (item.is_string()) out.emplace_back(item.get_string());
-  }
-  return out;
+std::vector<std::string> list_column(const std::string& text) {
+  return decode_list(text).value_or(std::vector<std::string>{});
 }
 
 bool is_json_object(const std::string& text) {
@@ -122,7 +82,7 @@ user_row user_from(const row& r) {
   u.name = r.text(1);
   u.email = opt_text(r, 2);
   u.role = r.text(3);
-  u.models = decode_list(r.text(4));
+  u.models = list_column(r.text(4));
   u.enabled = r.integer(5) != 0;
   u.created_at = r.integer(6);
   return u;
@@ -137,14 +97,14 @@ key_row key_from(const row& r) {
   k.key_hash = r.text(4);
   k.previous_hash = opt_text(r, 5);
   k.previous_until = opt_integer(r, 6);
-  k.models = decode_list(r.text(7));
+  k.models = list_column(r.text(7));
   k.expires_at = opt_integer(r, 8);
   k.enabled = r.integer(9) != 0;
   k.revoked_at = opt_integer(r, 10);
   k.rpm = opt_integer(r, 11);
   k.tpm = opt_integer(r, 12);
   k.max_concurrency = opt_integer(r, 13);
-  k.allowed_ips = decode_list(r.text(14));
+  k.allowed_ips = list_column(r.text(14));
   k.signing_secret = opt_text(r, 15);
   k.metadata = r.text(16);
   k.created_at = r.integer(17);

@@ -3,8 +3,7 @@
 #include "common/crypto.h"
 #include "common/json.h"
 #include "store/migrations.h"
-
-#include <openssl/rand.h>
+#include "store/text.h"
 
 #include <boost/json.hpp>
 
@@ -21,49 +20,8 @@ constexpr std::string_view channel_columns =
 // A patch read, merged and written back again when another writer changed the row in between.
 constexpr int update_attempts = 8;
 
-// Joins pieces of text (GCC 12 warns falsely about chains of std::string operator+).
-std::string cat(std::initializer_list<std::string_view> parts) {
-  std::string out;
-  for (auto part : parts)
-    out.append(part);
-  return out;
-}
-
-db_error client_error(std::string message) {
-  return db_error{std::move(message), true};
-}
-
-result<std::string> random_id(std::string_view prefix) {
-  unsigned char bytes[8];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) return db_error{"the random generator failed"};
-  return cat({prefix, crypto::to_hex(std::string_view(reinterpret_cast<char*>(bytes), 8))});
-}
-
 std::string who(const std::string& id, const std::string& name) {
   return cat({"channel '", name, "' (", id, ")"});
-}
-
-std::string encode_list(const std::vector<std::string>& items) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i) out += ',';
-    json::append_quoted(out, items[i]);
-  }
-  out += ']';
-  return out;
-}
-
-// A JSON array of strings, or nothing.
-std::optional<std::vector<std::string>> decode_list(std::string_view text) {
-  boost::system::error_code ec;
-  auto v = boost::json::parse(text, ec);
-  if (ec || !v.is_array()) return std::nullopt;
-  std::vector<std::string> out;
-  for (const auto& item : v.get_array()) {
-    if (!item.is_string()) return std::nullopt;
-    out.emplace_back(item.get_string());
-  }
-  return out;
 }
 
 // The settings as the config file would take them: parse_channel of their JSON. Empty keys are

@@ -36,4 +36,13 @@ result<std::unique_ptr<connection>> open(const std::string& url) {
                   "' (expected sqlite:<path> or postgres://user:pass@host:port/db)"};
 }
 
+std::string redact_url(const std::string& url) {
+  auto scheme = url.find("://");
+  auto at = url.rfind('@');
+  if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
+  auto colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
 }  // namespace sy::store

@@ -58,4 +58,7 @@ class connection {
 // created) or "postgres://..." / "postgresql://...".
 result<std::unique_ptr<connection>> open(const std::string& url);
 
+// The URL with its password replaced by "***", for messages and logs.
+std::string redact_url(const std::string& url);
+
 }  // namespace sy::store
