@@ -91,12 +91,24 @@ refusal failed(request_context& ctx, const key_record* record, std::string_view 
   return r;
 }
 
-bool all_digits(std::string_view s) {
-  if (s.empty() || s.size() > 12) return false;
+bool all_digits(std::string_view s, std::size_t most) {
+  if (s.empty() || s.size() > most) return false;
   for (char c : s) {
     if (c < '0' || c > '9') return false;
   }
   return true;
+}
+
+// Unix seconds, optionally with a fraction of up to 6 digits ("1764160000.125"): a client that
+// sends the same request twice within a second makes two different signatures that way.
+std::optional<std::int64_t> parse_timestamp(std::string_view text) {
+  auto dot = text.find('.');
+  auto whole = text.substr(0, dot);
+  if (!all_digits(whole, 12)) return std::nullopt;
+  if (dot != std::string_view::npos && !all_digits(text.substr(dot + 1), 6)) return std::nullopt;
+  std::int64_t ts = 0;
+  std::from_chars(whole.data(), whole.data() + whole.size(), ts);
+  return ts;
 }
 
 // x-sy-timestamp (unix seconds, within 5 minutes of now) and x-sy-signature =
@@ -107,9 +119,9 @@ std::optional<std::string> check_signature(request_context& ctx, const key_recor
   if (timestamp.empty() || signature.empty()) {
     return "This key requires signed requests: send x-sy-timestamp and x-sy-signature.";
   }
-  if (!all_digits(timestamp)) return "x-sy-timestamp must be unix seconds.";
-  std::int64_t ts = 0;
-  std::from_chars(timestamp.data(), timestamp.data() + timestamp.size(), ts);
+  auto parsed = parse_timestamp(timestamp);
+  if (!parsed) return "x-sy-timestamp must be unix seconds (a fraction of up to 6 digits allowed).";
+  const std::int64_t ts = *parsed;
   const auto now = unix_now();
   if (ts < now - 300 || ts > now + 300) {
     return "x-sy-timestamp is more than 5 minutes away from the gateway's clock.";
@@ -156,7 +168,7 @@ std::optional<refusal> authenticate(request_context& ctx) {
   const key_record* record = nullptr;
   std::int64_t until = key_table::forever;
   auto* cache = ctx.auth;
-  if (cache && cache->rt == &ctx.rt && cache->record && cache->key == key) {
+  if (cache && cache->rt.get() == &ctx.rt && cache->record && cache->key == key) {
     record = cache->record;
     until = cache->until;
   } else {
@@ -173,9 +185,8 @@ std::optional<refusal> authenticate(request_context& ctx) {
     if (auto* entry = ctx.rt.keys->find_entry(key)) {
       record = entry->record.get();
       until = entry->until;
-      if (cache) {
+      if (cache && cache->rt.get() == &ctx.rt) {
         cache->key.assign(key);
-        cache->rt = &ctx.rt;
         cache->record = record;
         cache->until = until;
       }

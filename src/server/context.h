@@ -24,12 +24,22 @@ class worker;
 using clock = std::chrono::steady_clock;
 
 // The last key a connection authenticated with: a keep-alive connection almost always presents
-// the same key again, and comparing it costs far less than hashing it.
+// the same key again, and comparing it costs far less than hashing it. It holds the snapshot its
+// record belongs to: the session drops the entry when the worker's snapshot changes, and holding
+// it means an old snapshot's memory is never reused while the entry points into it.
 struct auth_cache {
   std::string key;
-  const runtime* rt = nullptr;  // the snapshot `record` belongs to
+  std::shared_ptr<const runtime> rt;  // the snapshot `record` belongs to
   const key_record* record = nullptr;
   std::int64_t until = key_table::forever;  // a rotated-out secret's end of grace
+
+  // Called by the session before each request.
+  void follow(const std::shared_ptr<const runtime>& current) {
+    if (rt == current) return;
+    rt = current;
+    record = nullptr;
+    key.clear();
+  }
 };
 
 struct request_context {

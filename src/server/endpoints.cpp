@@ -70,6 +70,8 @@ http::fields json_fields(const request_context& ctx) {
   http::fields f;
   f.set(http::field::content_type, "application/json");
   f.set("x-request-id", ctx.request_id);
+  // Anthropic's SDKs read the request id from `request-id` (error.requestID, _request_id).
+  if (ctx.client_protocol == ir::protocol::anthropic) f.set("request-id", ctx.request_id);
   return f;
 }
 
@@ -191,8 +193,8 @@ asio::awaitable<void> list_models_gemini(request_context& ctx, std::string_view 
   co_await send_error(ctx, e);
 }
 
-// Admission by model: the key may use it (403), a channel serves it (404); then one
-// deployment is picked by weight.
+// Admission by model: the key may use it (403), a channel serves it (404), the key's rate limits
+// let it in (429); then one deployment is picked by weight.
 std::variant<deployment, error> route(request_context& ctx, const std::string& model) {
   if (!key_allows_model(*ctx.key, model)) {
     ctx.w.owner().metrics().count(metrics::refusal::model_not_allowed);
@@ -205,6 +207,9 @@ std::variant<deployment, error> route(request_context& ctx, const std::string& m
                  "The model '" + model + "' does not exist or you do not have access to it.",
                  "model"};
   }
+  // The key's rate limits, once the request is known to be one it may make: a refused model or
+  // a malformed body costs nothing.
+  if (auto denied = admit(ctx)) return std::move(denied->e);
   deployment d = model_table::pick(candidates, ctx.w.random());
   ctx.channel = d.target->name();
   return d;
@@ -359,6 +364,7 @@ asio::awaitable<void> serve_mock_translated(request_context& ctx, const channel&
   std::string body;
   http::fields f;
   f.set("x-request-id", ctx.request_id);
+  if (in.protocol == ir::protocol::anthropic) f.set("request-id", ctx.request_id);
   if (in.stream) {
     auto encoder = ir::make_stream_encoder(in.protocol, stream_options_for(ctx, in));
     for (const auto& ev : ir::to_events(answer))
@@ -645,12 +651,8 @@ asio::awaitable<void> dispatch(request_context& ctx) {
     co_return;
   }
   if (found->authenticated) {
+    // (Rate limits are applied by route(), once the model is known to be allowed.)
     auto denied = authenticate(ctx);
-    // Listing models is not charged to the key's limits; everything that reaches an upstream is.
-    if (!denied && found->h != handler::models && found->h != handler::model &&
-        found->h != handler::gemini_models && found->h != handler::gemini_model) {
-      denied = admit(ctx);
-    }
     if (denied) {
       if (denied->delay.count() > 0) {
         asio::steady_timer pause(ctx.w.io(), denied->delay);

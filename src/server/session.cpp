@@ -225,6 +225,7 @@ asio::awaitable<void> run_session(worker& w, asio::ip::tcp::socket socket) {
       ctx.request_id = valid_request_id(id) ? std::string(id) : new_request_id(w);
       ctx.keep_alive = req.keep_alive() && !w.draining();
       ctx.out.set_http10(req.version() < 11);
+      auth.follow(snapshot);
       ctx.auth = &auth;
 
       struct in_flight_guard {

@@ -119,6 +119,8 @@ void translated_head(request_context& ctx, unsigned status, std::string_view con
     if (auto it = upstream.find(name); it != upstream.end()) ctx.out.header(name, it->value());
   }
   ctx.out.header("x-request-id", ctx.request_id);
+  // Anthropic's SDKs read the request id from `request-id` (error.requestID, _request_id).
+  if (ctx.client_protocol == ir::protocol::anthropic) ctx.out.header("request-id", ctx.request_id);
 }
 
 std::string_view json_content_type(ir::protocol p) {

@@ -160,6 +160,7 @@ TEST_F(accounts_test, a_managed_key_works_and_each_refusal_says_why) {
   EXPECT_NE(revoked.body.find(R"("type":"authentication_error")"), std::string::npos)
       << revoked.body;
   EXPECT_NE(revoked.body.find("revoked"), std::string::npos);
+  EXPECT_EQ(revoked.header("request-id"), revoked.header("x-request-id"));  // the SDK's requestID
 
   auto m = metrics();
   EXPECT_NE(m.find(R"(switchyard_refusals_total{reason="expired"} 1)"), std::string::npos) << m;
@@ -460,14 +461,14 @@ TEST_F(accounts_test, the_admin_api_over_http) {
     return std::map<std::string, std::string>{{"authorization", "Bearer " + secret}};
   };
   // A newcomer's first steps: a developer limited to two models, and a key for it.
-  auto user = admin.request("POST", "/admin/users",
-                            R"({"name":"dana","role":"developer","models":["demo","other"]})",
-                            as(master));
+  auto user =
+      admin.request("POST", "/admin/users",
+                    R"({"name":"dana","role":"developer","models":["demo","other"]})", as(master));
   ASSERT_EQ(user.status, 201) << user.body;
   auto user_id = json_string(user.body, "id");
-  auto created = admin.request("POST", "/admin/keys",
-                               R"({"name":"dana-laptop","user_id":")" + user_id + R"("})",
-                               as(master));
+  auto created =
+      admin.request("POST", "/admin/keys",
+                    R"({"name":"dana-laptop","user_id":")" + user_id + R"("})", as(master));
   ASSERT_EQ(created.status, 201) << created.body;
   auto secret = json_string(created.body, "key");
   ASSERT_EQ(secret.size(), 51u);
@@ -525,6 +526,64 @@ channels:
   auto r = c.request("GET", "/admin/users", "", {{"authorization", "Bearer " + master}});
   EXPECT_EQ(r.status, 503);
   EXPECT_NE(r.body.find("no_database"), std::string::npos);
+}
+
+TEST_F(accounts_test, a_keep_alive_connection_follows_snapshot_swaps) {
+  start();
+  auto k = key({.name = "kept"});
+  http_client c(gw_->port());
+  // Snapshots come and go while the connection stays: its cached key must never outlive the
+  // snapshot it points into (a freed snapshot's memory may hold the next one).
+  for (int i = 0; i < 30; ++i) {
+    change([&](store::accounts& a) {
+      return ok(a.create_user({.name = "churn" + std::to_string(i), .role = "viewer"}));
+    });
+    ASSERT_EQ(c.post("/v1/chat/completions", chat_body("demo"), k.secret).status, 200) << i;
+    auto users =
+        c.request("GET", "/admin/users?limit=1", "", {{"authorization", "Bearer " + master}});
+    ASSERT_EQ(users.status, 200) << users.body;
+  }
+  change([&](store::accounts& a) { return ok(a.revoke_key(k.row.id)); });
+  EXPECT_EQ(c.post("/v1/chat/completions", chat_body("demo"), k.secret).status, 401);
+}
+
+TEST_F(accounts_test, refused_models_cost_no_rate_limit) {
+  start();
+  auto k = key({.name = "rpm", .models = {"demo"}, .rpm = 2});
+  EXPECT_EQ(chat(k.secret, "other").status, 403);
+  EXPECT_EQ(chat(k.secret, "other").status, 403);
+  EXPECT_EQ(chat(k.secret, "nonexistent").status, 403);
+  EXPECT_EQ(chat(k.secret, "demo").status, 200);
+  EXPECT_EQ(chat(k.secret, "demo").status, 200);
+  EXPECT_EQ(chat(k.secret, "demo").status, 429);
+}
+
+TEST_F(accounts_test, signed_timestamps_may_carry_a_fraction) {
+  start();
+  auto k = key({.name = "signed"});
+  const std::string secret = "another-signing-secret-0123456789";
+  change([&](store::accounts& a) {
+    return ok(a.update_key(
+        k.row.id, {.signing_secret = std::optional<std::string>(sealer_.seal(secret, k.row.id))}));
+  });
+  const auto body = chat_body("demo");
+  const auto now = std::to_string(unix_now());
+  // The same request twice in one second: two fractions, two signatures, both accepted.
+  for (const char* fraction : {".001", ".002"}) {
+    auto ts = now + fraction;
+    auto r = chat(k.secret, "demo",
+                  {{"x-sy-timestamp", ts},
+                   {"x-sy-signature", sign(secret, ts, "POST", "/v1/chat/completions", body)}});
+    EXPECT_EQ(r.status, 200) << r.body;
+  }
+  const std::vector<std::string> bad_stamps{now + ".", now + ".1234567", "1e9", "-" + now,
+                                            now + "x"};
+  for (const auto& bad : bad_stamps) {
+    auto r = chat(k.secret, "demo",
+                  {{"x-sy-timestamp", bad},
+                   {"x-sy-signature", sign(secret, bad, "POST", "/v1/chat/completions", body)}});
+    EXPECT_EQ(r.status, 401) << bad;
+  }
 }
 
 TEST_F(accounts_test, the_database_holds_no_gateway_key_in_clear) {
