@@ -19,8 +19,8 @@
 // The signed calls below therefore never repeat a request within a test run.
 //
 // Every test makes keys of its own, so that the limits of one do not leak into another. One wait
-// of about 3 s (the expiry) is the only sleep. Every request goes over a connection of its own
-// unless SY_E2E_KEEPALIVE=1: keep-alive connections meet a gateway bug (see clientFetch).
+// of about 3 s (the expiry) is the only sleep. Requests use keep-alive connections, as SDK clients
+// do; SY_E2E_KEEPALIVE=0 gives every request a connection of its own (see clientFetch).
 //
 // Run: SWITCHYARD_BIN=/path/to/switchyard node --test --test-reporter=spec accounts_sdk.test.js
 //      (or ctest -R e2e_accounts_sdk).
@@ -80,18 +80,14 @@ const show = (v) => {
 };
 
 /**
- * Every request of this file (admin calls and the three SDKs) goes over a connection of its own
- * (`connection: close`), unless SY_E2E_KEEPALIVE=1. Over keep-alive connections the gateway
- * fails about one run in ten: its per-connection authentication cache (auth_cache in
- * src/server/session.cpp, used by authenticate() in src/server/admission.cpp) keeps a raw pointer
- * to a key record of a runtime snapshot that the connection does not hold between requests.
- * Once admin changes (on other connections) have replaced the snapshot twice or more, a new one
- * can be allocated at the old address; the pointer check passes and the freed record is read:
- * the master key gets 403 "the role '' may not call ...", a connection is dropped (std::bad_alloc
- * in the session), or the gateway dies (SIGSEGV). Run with SY_E2E_KEEPALIVE=1 to see it (and
- * once it is fixed, make keep-alive the default again: it is what SDK clients do).
+ * Keep-alive by default. Over keep-alive connections the gateway once failed about one run in ten:
+ * its per-connection key cache kept a raw pointer into a snapshot the connection did not hold, so
+ * after admin changes on other connections had replaced the snapshot twice, a new one could sit
+ * at the old address and the freed key record was read (403 "the role ''", std::bad_alloc,
+ * SIGSEGV). Fixed (the cache holds its snapshot); this suite runs keep-alive to keep it fixed.
+ * SY_E2E_KEEPALIVE=0 sends every request over a connection of its own (`connection: close`).
  */
-const KEEPALIVE = process.env.SY_E2E_KEEPALIVE === '1';
+const KEEPALIVE = process.env.SY_E2E_KEEPALIVE !== '0';
 function clientFetch(input, init = {}) {
   if (KEEPALIVE) return fetch(input, init);
   const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
