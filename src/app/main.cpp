@@ -63,8 +63,8 @@ int serve(const std::string& config_path) {
   if (cfg->database != "none") {
     auto opened = sy::store::service::open(cfg->database);
     if (auto* e = std::get_if<sy::store::db_error>(&opened)) {
-      std::fprintf(stderr, "switchyard: database %s: %s\n", cfg->database.c_str(),
-                   e->message.c_str());
+      std::fprintf(stderr, "switchyard: database %s: %s\n",
+                   sy::store::redact_url(cfg->database).c_str(), e->message.c_str());
       return 1;
     }
     store = std::move(std::get<std::unique_ptr<sy::store::service>>(opened));
@@ -90,11 +90,16 @@ int serve(const std::string& config_path) {
 
   auto rt = sy::runtime::build(*cfg);
   sy::server srv(rt);
+  // The store's thread publishes to the server: on every way out, it stops first.
+  struct stop_store {
+    std::unique_ptr<sy::store::service>& store;
+    ~stop_store() { store.reset(); }
+  } stop_store_first{store};
   if (store) {
     srv.attach_store(store.get(), sealer ? &*sealer : nullptr);
-    if (auto e = sy::start_store_sync(srv, *store, *cfg, sealer ? &*sealer : nullptr)) {
-      std::fprintf(stderr, "switchyard: database %s: cannot load keys: %s\n", cfg->database.c_str(),
-                   e->message.c_str());
+    if (auto e = sy::load_from_store(srv, *store, *cfg, sealer ? &*sealer : nullptr)) {
+      std::fprintf(stderr, "switchyard: database %s: cannot load keys: %s\n",
+                   sy::store::redact_url(cfg->database).c_str(), e->message.c_str());
       return 1;
     }
   }
@@ -103,6 +108,7 @@ int serve(const std::string& config_path) {
                  cfg->listen_port, ec.message().c_str());
     return 1;
   }
+  if (store) sy::follow_store(srv, *store);
   std::printf("switchyard %s listening on %s (%u workers, config: %s)\n", SY_VERSION,
               srv.address().c_str(), srv.worker_count(), cfg->source.c_str());
   std::printf("  database: %s\n", sy::store::redact_url(cfg->database).c_str());
@@ -126,8 +132,8 @@ int serve(const std::string& config_path) {
   signals_io.run();
   spdlog::info("received signal {}, draining (up to {} ms)", received,
                cfg->limits.drain_timeout.count());
-  srv.drain(cfg->limits.drain_timeout);
-  store.reset();  // its thread publishes to the server: stopped first
+  srv.drain(cfg->limits.drain_timeout);  // admin calls in flight finish on the store
+  store.reset();
   spdlog::info("stopped");
   sy::log::flush();
   return 0;

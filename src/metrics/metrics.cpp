@@ -126,6 +126,12 @@ std::string registry::render() {
                    to_string(static_cast<refusal>(i)),
                    refusals_[i].load(std::memory_order_relaxed));
   }
+  out +=
+      "# HELP switchyard_audit_dropped_total Audit rows of failed authentications not written "
+      "because too many came at once.\n";
+  out += "# TYPE switchyard_audit_dropped_total counter\n";
+  fmt::format_to(std::back_inserter(out), "switchyard_audit_dropped_total {}\n",
+                 audit_dropped_.load(std::memory_order_relaxed));
   return out;
 }
 

@@ -64,6 +64,8 @@ class registry {
   void count(refusal r) {
     refusals_[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed);
   }
+  // Audit rows of failed authentications left out because too many came at once.
+  void count_audit_dropped() { audit_dropped_.fetch_add(1, std::memory_order_relaxed); }
   std::uint64_t refusals(refusal r) const {
     return refusals_[static_cast<std::size_t>(r)].load(std::memory_order_relaxed);
   }
@@ -75,6 +77,7 @@ class registry {
   std::vector<std::unique_ptr<shard>> shards_;
   std::atomic<std::int64_t> in_flight_{0};
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(refusal::count_)> refusals_{};
+  std::atomic<std::uint64_t> audit_dropped_{0};
 };
 
 }  // namespace sy::metrics

@@ -3,7 +3,10 @@
 #include "admin/admin.h"
 #include "server/admission.h"
 #include "server/server.h"
+#include "store/accounts.h"
 #include "store/service.h"
+
+#include <ctime>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -21,6 +24,25 @@ asio::awaitable<void> answer(request_context& ctx, const admin::response& r) {
   if (ec) ctx.client_gone = true;
 }
 
+// Refreshes `who.role` from the store; an answer when the caller's key or user no longer holds.
+std::optional<admin::response> current_role(store::connection& db, admin::caller& who) {
+  store::accounts acc(db);
+  auto key = acc.get_key(*who.key_id);
+  auto user = acc.get_user(*who.user_id);
+  auto* k = std::get_if<std::optional<store::key_row>>(&key);
+  auto* u = std::get_if<std::optional<store::user_row>>(&user);
+  if (!k || !u) {
+    return admin::error_response(500, "store_error", "The database cannot be read now.");
+  }
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  if (!*k || !*u || (*k)->revoked_at || !(*k)->enabled || !(*u)->enabled ||
+      ((*k)->expires_at && now >= *(*k)->expires_at)) {
+    return admin::error_response(401, "unauthorized", "This key is no longer valid.");
+  }
+  who.role = (*u)->role;
+  return std::nullopt;
+}
+
 }  // namespace
 
 asio::awaitable<void> serve_admin(request_context& ctx) {
@@ -28,9 +50,11 @@ asio::awaitable<void> serve_admin(request_context& ctx) {
   auto* store = owner.store();
   if (!store) {
     ctx.failure = errc::unavailable;
-    co_await answer(ctx, admin::error_response(503, "no_database",
-                                               "The admin API needs a database; this gateway "
-                                               "runs with `database: none`."));
+    // Named: no class temporary in a co_await expression (GCC 12).
+    const auto unavailable = admin::error_response(
+        503, "no_database",
+        "The admin API needs a database; this gateway runs with `database: none`.");
+    co_await answer(ctx, unavailable);
     co_return;
   }
   if (auto refused = authenticate(ctx)) {
@@ -42,8 +66,9 @@ asio::awaitable<void> serve_admin(request_context& ctx) {
     const auto& i = info(refused->e.code);
     const std::string code =
         refused->e.code == errc::invalid_api_key ? "unauthorized" : std::string(i.code);
-    co_await answer(
-        ctx, admin::error_response(static_cast<unsigned>(i.http_status), code, refused->e.message));
+    const auto denied =
+        admin::error_response(static_cast<unsigned>(i.http_status), code, refused->e.message);
+    co_await answer(ctx, denied);
     co_return;
   }
   admin::caller who;
@@ -71,7 +96,12 @@ asio::awaitable<void> serve_admin(request_context& ctx) {
   const config* cfg = &ctx.rt.cfg;
   // Named: no class temporary in the co_await expression (GCC 12).
   auto task = [&owner, r = std::move(r), who = std::move(who), sealer, cfg,
-               changes](store::connection& db) {
+               changes](store::connection& db) mutable {
+    // The key table may lag the store by up to a poll: the caller's key and user are read again
+    // here, so a key revoked or a user disabled or demoted elsewhere has no power left.
+    if (who.key_id) {
+      if (auto stale = current_role(db, who)) return *stale;
+    }
     admin::environment env{db, sealer, cfg, {}};
     auto out = admin::handle(r, who, env);
     // Loaded here, on the store thread, before the answer: the caller's next request (to this

@@ -50,8 +50,13 @@ std::string visible_prefix(std::string_view key) {
 
 void audit_refusal(request_context& ctx, const key_record* record, std::string_view presented,
                    std::string_view reason) {
-  auto* store = ctx.w.owner().store();
+  auto& owner = ctx.w.owner();
+  auto* store = owner.store();
   if (!store) return;
+  if (!owner.audit_budget().admit(0, std::chrono::steady_clock::now()).admitted) {
+    owner.metrics().count_audit_dropped();
+    return;
+  }
   store::audit_row row;
   row.actor = record && record->user_id ? *record->user_id : record ? record->name : "anonymous";
   row.role = record ? record->role : "";
@@ -165,32 +170,28 @@ std::optional<refusal> authenticate(request_context& ctx) {
                   "YOUR_KEY), or in an x-api-key header.",
                   metrics::refusal::missing_key);
   }
+  // A blocked address is refused before its key is even looked at, valid or not (no lock taken
+  // while nobody is blocked).
+  auto verdict = owner.guard().check(ctx.client_ip, std::chrono::steady_clock::now());
+  if (verdict.blocked) {
+    ctx.out.always("retry-after", std::to_string(verdict.retry_after.count()));
+    return refuse(ctx, errc::auth_blocked,
+                  fmt::format("Too many failed authentications from this address; try again in "
+                              "{} seconds.",
+                              verdict.retry_after.count()),
+                  metrics::refusal::blocked_ip);
+  }
   const key_record* record = nullptr;
   std::int64_t until = key_table::forever;
   auto* cache = ctx.auth;
+  bool cached = false;
   if (cache && cache->rt.get() == &ctx.rt && cache->record && cache->key == key) {
     record = cache->record;
     until = cache->until;
-  } else {
-    // A blocked address is refused before its key is even looked at (once per connection and
-    // key: the cache above only holds keys that authenticated).
-    auto verdict = owner.guard().check(ctx.client_ip, std::chrono::steady_clock::now());
-    if (verdict.blocked) {
-      return refuse(ctx, errc::auth_blocked,
-                    fmt::format("Too many failed authentications from this address; try again "
-                                "in {} seconds.",
-                                verdict.retry_after.count()),
-                    metrics::refusal::blocked_ip);
-    }
-    if (auto* entry = ctx.rt.keys->find_entry(key)) {
-      record = entry->record.get();
-      until = entry->until;
-      if (cache && cache->rt.get() == &ctx.rt) {
-        cache->key.assign(key);
-        cache->record = record;
-        cache->until = until;
-      }
-    }
+    cached = true;
+  } else if (auto* entry = ctx.rt.keys->find_entry(key)) {
+    record = entry->record.get();
+    until = entry->until;
   }
   if (!record) {
     return failed(ctx, nullptr, key, errc::invalid_api_key, "Incorrect API key provided.",
@@ -233,6 +234,12 @@ std::optional<refusal> authenticate(request_context& ctx) {
                       metrics::refusal::bad_signature, true);
       }
     }
+  }
+  // Cached only once every check passed: a key that fails one is looked up (and charged) again.
+  if (cache && !cached && cache->rt.get() == &ctx.rt) {
+    cache->key.assign(key);
+    cache->record = record;
+    cache->until = until;
   }
   ctx.key = record;
   return std::nullopt;

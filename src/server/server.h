@@ -124,21 +124,24 @@ class server {
   // Shared by every worker: per-key rate limiters, kept across snapshot swaps; failed
   // authentications by client address; signatures already used.
   limiter_registry& limiters() { return limiters_; }
+  // Bounds the audit rows failed authentications may append (a flood of them must not bury the
+  // store thread): 6000 a minute, in bursts of as many.
+  rate_limiter& audit_budget() { return *audit_budget_; }
   auth_guard& guard() { return guard_; }
   replay_cache& replays() { return replays_; }
 
-  // How a store change becomes a new snapshot (set by start_store_sync); runs on the store thread.
-  void set_reloader(std::function<void(store::connection&)> f) { reloader_ = std::move(f); }
-  void reload_from_store(store::connection& db) {
-    if (reloader_) reloader_(db);
-  }
+  // How a store change becomes a new snapshot (set by load_from_store); runs on the store
+  // thread. Set before the store is watched, never changed after.
+  void set_reloader(std::function<bool(store::connection&)> f) { reloader_ = std::move(f); }
+  bool reload_from_store(store::connection& db) { return reloader_ ? reloader_(db) : false; }
 
  private:
   mutable std::mutex rt_mutex_;
   limiter_registry limiters_;
+  std::shared_ptr<rate_limiter> audit_budget_ = rate_limiter::create({.rpm = 6000});
   auth_guard guard_;
   replay_cache replays_;
-  std::function<void(store::connection&)> reloader_;
+  std::function<bool(store::connection&)> reloader_;
   store::service* store_ = nullptr;
   const crypto::sealer* sealer_ = nullptr;
   std::shared_ptr<const runtime> rt_;

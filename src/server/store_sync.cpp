@@ -36,20 +36,24 @@ std::optional<store::db_error> reload(server& srv, store::connection& db, const 
 
 }  // namespace
 
-std::optional<store::db_error> start_store_sync(server& srv, store::service& store,
-                                                const config& cfg, const crypto::sealer* sealer,
-                                                store_sync_options options) {
+std::optional<store::db_error> load_from_store(server& srv, store::service& store,
+                                               const config& cfg, const crypto::sealer* sealer) {
   auto channels = std::make_shared<std::vector<channel_config>>();
   auto first =
       store.call([&](store::connection& db) { return reload(srv, db, cfg, sealer, *channels); });
-  auto again = [&srv, cfg, sealer, channels](store::connection& db) {
+  srv.set_reloader([&srv, cfg, sealer, channels](store::connection& db) {
     if (auto e = reload(srv, db, cfg, sealer, *channels)) {
       spdlog::warn("store: reloading keys failed, keeping the previous ones: {}", e->message);
+      return false;
     }
-  };
-  srv.set_reloader(again);
-  store.watch(options.poll, options.full_reload, again);
+    return true;
+  });
   return first;
+}
+
+void follow_store(server& srv, store::service& store, store_sync_options options) {
+  store.watch(options.poll, options.full_reload,
+              [&srv](store::connection& db) { return srv.reload_from_store(db); });
 }
 
 }  // namespace sy

@@ -22,10 +22,13 @@ struct store_sync_options {
   std::chrono::milliseconds full_reload{60000};
 };
 
-// Loads once, blocking, and publishes the snapshot; then watches the store revision. The first
-// load's failure is returned (the caller decides whether to start without managed keys).
-std::optional<store::db_error> start_store_sync(server& srv, store::service& store,
-                                                const config& cfg, const crypto::sealer* sealer,
-                                                store_sync_options options = {});
+// Loads once, blocking, and publishes the snapshot (before server::start, so the first requests
+// see the managed keys); installs the server's reloader. Returns the load's failure.
+std::optional<store::db_error> load_from_store(server& srv, store::service& store,
+                                               const config& cfg, const crypto::sealer* sealer);
+
+// From now on (after server::start), reloads whenever the store revision moves. The store must
+// be stopped before the server is destroyed: its thread publishes to it.
+void follow_store(server& srv, store::service& store, store_sync_options options = {});
 
 }  // namespace sy

@@ -40,7 +40,7 @@ void service::post(std::function<void(connection&)> fn) {
 }
 
 void service::watch(std::chrono::milliseconds interval, std::chrono::milliseconds full_every,
-                    std::function<void(connection&)> reload) {
+                    std::function<bool(connection&)> reload) {
   boost::asio::post(ioc_, [this, interval, full_every, reload = std::move(reload)]() mutable {
     interval_ = interval;
     full_every_ = full_every;
@@ -74,7 +74,7 @@ void service::check(bool force) {
   }
   auto current = std::get<std::int64_t>(revision);
   if (!due && current == seen_revision_) return;
-  reload_(*db_);
+  if (!reload_(*db_)) return;  // not marked as seen: the next check tries again
   seen_revision_ = current;
   last_full_ = now;
 }

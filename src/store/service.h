@@ -69,10 +69,10 @@ class service {
 
   // Every `interval`, on the store thread, reads the store revision; when it moved (and at least
   // every `full_every` anyway, in case a writer died between its change and its bump), calls
-  // `reload(connection&)`. `poke()` makes the next check happen at once and reload regardless
-  // (the instance that made a change sees it without waiting).
+  // `reload(connection&)`, which says whether it succeeded: a failed reload is tried again at the
+  // next check. `poke()` makes the next check happen at once and reload regardless.
   void watch(std::chrono::milliseconds interval, std::chrono::milliseconds full_every,
-             std::function<void(connection&)> reload);
+             std::function<bool(connection&)> reload);
   void poke();
 
  private:
@@ -83,7 +83,7 @@ class service {
   boost::asio::io_context ioc_{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   boost::asio::steady_timer timer_{ioc_};
-  std::function<void(connection&)> reload_;
+  std::function<bool(connection&)> reload_;
   std::chrono::milliseconds interval_{500};
   std::chrono::milliseconds full_every_{60000};
   std::chrono::steady_clock::time_point last_full_{};

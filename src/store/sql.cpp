@@ -32,17 +32,34 @@ result<std::unique_ptr<connection>> open(const std::string& url) {
   if (url.starts_with("postgres://") || url.starts_with("postgresql://")) {
     return pg_connection::open(url);
   }
-  return db_error{"unknown database URL '" + url +
+  return db_error{"unknown database URL '" + redact_url(url) +
                   "' (expected sqlite:<path> or postgres://user:pass@host:port/db)"};
 }
 
 std::string redact_url(const std::string& url) {
-  auto scheme = url.find("://");
-  auto at = url.rfind('@');
-  if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
-  auto colon = url.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon + 1) + "***" + url.substr(at);
+  std::string out = url;
+  // user:password@ in the authority.
+  auto scheme = out.find("://");
+  auto query = out.find('?');
+  auto at = out.rfind('@', query);
+  if (scheme != std::string::npos && at != std::string::npos && at > scheme) {
+    auto colon = out.find(':', scheme + 3);
+    if (colon != std::string::npos && colon < at)
+      out = out.substr(0, colon + 1) + "***" + out.substr(at);
+  }
+  // password=... among the query parameters (libpq accepts it there too).
+  query = out.find('?');
+  for (auto p = query; p != std::string::npos && p < out.size();) {
+    auto start = p + 1;
+    auto end = out.find('&', start);
+    auto param = out.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (param.starts_with("password=")) {
+      out.replace(start + 9, param.size() - 9, "***");
+      end = out.find('&', start);
+    }
+    p = end;
+  }
+  return out;
 }
 
 }  // namespace sy::store

@@ -409,15 +409,19 @@ TEST_F(accounts_test, failed_authentications_slow_down_then_block_the_address) {
       R"(auth_guard: { slow_after: 2, block_after: 4, base_delay_ms: 1, max_delay_ms: 5, block_s: 60 }
 )");
   auto k = key({.name = "good"});
+  http_client kept(gw_->port());  // authenticated before the block: its cached key does not help
+  EXPECT_EQ(kept.post("/v1/chat/completions", chat_body("demo"), k.secret).status, 200);
   for (int i = 0; i < 4; ++i) {
     EXPECT_EQ(chat("sk-guessing-" + std::to_string(i) + "-0000000000").status, 401);
   }
-  // Blocked now, even with a valid key, on a new connection.
+  // Blocked now, even with a valid key, on a new connection or on the old one.
   auto blocked = chat(k.secret);
   EXPECT_EQ(blocked.status, 429);
   EXPECT_EQ(error_code_of(blocked), "too_many_failed_authentications");
+  EXPECT_GE(std::stoi(blocked.header("retry-after")), 1);
+  EXPECT_EQ(kept.post("/v1/chat/completions", chat_body("demo"), k.secret).status, 429);
   auto m = metrics();
-  EXPECT_NE(m.find(R"(switchyard_refusals_total{reason="blocked_ip"} 1)"), std::string::npos);
+  EXPECT_NE(m.find(R"(switchyard_refusals_total{reason="blocked_ip"} 2)"), std::string::npos);
   EXPECT_NE(m.find(R"(switchyard_refusals_total{reason="invalid_key"} 4)"), std::string::npos);
 }
 
@@ -545,6 +549,26 @@ TEST_F(accounts_test, a_keep_alive_connection_follows_snapshot_swaps) {
   }
   change([&](store::accounts& a) { return ok(a.revoke_key(k.row.id)); });
   EXPECT_EQ(c.post("/v1/chat/completions", chat_body("demo"), k.secret).status, 401);
+}
+
+TEST_F(accounts_test, the_admin_api_reads_the_callers_role_from_the_store) {
+  start();
+  auto boss = user("admin");
+  auto k = key({.name = "boss", .user_id = boss.id});
+  http_client c(gw_->port());
+  auto as = std::map<std::string, std::string>{{"authorization", "Bearer " + k.secret}};
+  EXPECT_EQ(c.request("GET", "/admin/users", "", as).status, 200);
+  // Demoted behind the gateway's back (no revision bump, no reload): the key table still says
+  // admin, the store does not.
+  auto db = std::get<std::unique_ptr<store::connection>>(
+      store::open("sqlite:" + (dir_.path / "sy.db").string()));
+  ASSERT_TRUE(std::holds_alternative<std::vector<store::row>>(
+      db->query("UPDATE users SET role = 'viewer' WHERE id = $1", {boss.id})));
+  auto refused = c.request("POST", "/admin/users", R"({"name":"x","role":"admin"})", as);
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  ASSERT_TRUE(std::holds_alternative<std::vector<store::row>>(
+      db->query("UPDATE users SET enabled = 0 WHERE id = $1", {boss.id})));
+  EXPECT_EQ(c.request("GET", "/admin/users", "", as).status, 401);
 }
 
 TEST_F(accounts_test, refused_models_cost_no_rate_limit) {

@@ -29,12 +29,14 @@ gateway::gateway(const std::string& yaml, const crypto::sealer* sealer) {
     if (auto* e = std::get_if<store::db_error>(&opened)) throw std::runtime_error(e->message);
     store_ = std::move(std::get<std::unique_ptr<store::service>>(opened));
     server_->attach_store(store_.get(), sealer);
-    if (auto e = start_store_sync(*server_, *store_, cfg, sealer,
-                                  {std::chrono::milliseconds(50), std::chrono::seconds(60)})) {
+    if (auto e = load_from_store(*server_, *store_, cfg, sealer)) {
       throw std::runtime_error(e->message);
     }
   }
   if (auto ec = server_->start()) throw std::runtime_error("start: " + ec.message());
+  if (store_) {
+    follow_store(*server_, *store_, {std::chrono::milliseconds(50), std::chrono::seconds(60)});
+  }
 }
 
 gateway::~gateway() {

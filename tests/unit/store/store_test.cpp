@@ -193,5 +193,17 @@ TEST(postgres_store, connection_errors_name_the_server_but_not_the_password) {
   EXPECT_EQ(store::redact_password("postgres://h:5432/db"), "postgres://h:5432/db");
 }
 
+TEST(store_url, passwords_are_redacted_in_messages) {
+  EXPECT_EQ(store::redact_url("postgres://sy:S3cret@db:5432/sy"), "postgres://sy:***@db:5432/sy");
+  EXPECT_EQ(store::redact_url("postgres://sy@db/sy?sslmode=require&password=S3cret"),
+            "postgres://sy@db/sy?sslmode=require&password=***");
+  EXPECT_EQ(store::redact_url("postgresql://db/sy?password=S3cret&application_name=x"),
+            "postgresql://db/sy?password=***&application_name=x");
+  EXPECT_EQ(store::redact_url("sqlite:./x.db"), "sqlite:./x.db");
+  auto opened = store::open("postgress://u:S3cret@h/db");
+  ASSERT_TRUE(std::holds_alternative<store::db_error>(opened));
+  EXPECT_EQ(std::get<store::db_error>(opened).message.find("S3cret"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sy::test
