@@ -98,13 +98,14 @@ response list_users(call& c) {
 }
 
 response get_user(call& c, const std::string& id) {
-  if (!c.is_admin() && !c.owns(id)) {
-    return deny(c, "user.read", id, "only your own user can be read with the role " + c.role);
-  }
+  // Looked up first: an unknown id is 404 for every role, as for keys.
   auto found = c.accounts.get_user(id);
   if (auto* e = std::get_if<store::db_error>(&found)) return store_failure(*e);
   const auto& u = std::get<std::optional<store::user_row>>(found);
   if (!u) return not_found("user " + id);
+  if (!c.is_admin() && !c.owns(id)) {
+    return deny(c, "user.read", id, "only your own user can be read with the role " + c.role);
+  }
   return json_response(200, user_json(*u));
 }
 
