@@ -11,19 +11,24 @@
 namespace sy {
 namespace {
 
-// Runs on the store thread. `channels` keeps the last channel list that loaded: a channel whose
-// keys no longer open (SWITCHYARD_SECRET_KEY changed) must not take the key table down with it.
+// Runs on the store thread. `channels` keeps the last channel list that loaded, for a store that
+// cannot be read now.
 std::optional<store::db_error> reload(server& srv, store::connection& db, const config& cfg,
                                       const crypto::sealer* sealer,
                                       std::vector<channel_config>& channels) {
   auto loaded = load_managed_accounts(db);
   if (auto* e = std::get_if<store::db_error>(&loaded)) return *e;
   store::channels repo(db, sealer);
-  auto listed = repo.list();
+  std::vector<store::db_error> unreadable;
+  auto listed = repo.list(&unreadable);
   if (auto* e = std::get_if<store::db_error>(&listed)) {
     spdlog::warn("store: cannot load the managed channels, keeping the previous ones: {}",
                  e->message);
   } else {
+    // One channel that does not load (its keys sealed under another SWITCHYARD_SECRET_KEY) is
+    // left out; the others are served.
+    for (const auto& bad : unreadable)
+      spdlog::warn("store: a managed channel is not served: {}", bad.message);
     channels.clear();
     for (auto& row : std::get<std::vector<store::channel_row>>(listed))
       channels.push_back(std::move(row.channel));

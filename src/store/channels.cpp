@@ -178,13 +178,17 @@ result<std::optional<channel_row>> channels::get(const std::string& id) {
   return std::optional<channel_row>{std::get<channel_row>(std::move(decoded))};
 }
 
-result<std::vector<channel_row>> channels::list() {
+result<std::vector<channel_row>> channels::list(std::vector<db_error>* unreadable) {
   auto found = db_.query(cat({"SELECT ", channel_columns, " FROM channels ORDER BY name"}));
   if (auto* e = std::get_if<db_error>(&found)) return *e;
   std::vector<channel_row> out;
   for (const auto& r : std::get<rows>(found)) {
     auto decoded = decode_row(r, sealer_);
-    if (auto* e = std::get_if<db_error>(&decoded)) return *e;
+    if (auto* e = std::get_if<db_error>(&decoded)) {
+      if (!unreadable) return *e;
+      unreadable->push_back(std::move(*e));
+      continue;
+    }
     out.push_back(std::get<channel_row>(std::move(decoded)));
   }
   return out;

@@ -64,8 +64,10 @@ class channels {
 
   result<channel_row> create(const channel_config& ch);
   result<std::optional<channel_row>> get(const std::string& id);
-  // All of them, ordered by name.
-  result<std::vector<channel_row>> list();
+  // All of them, ordered by name. With `unreadable`, a row that does not load (its keys sealed
+  // under another SWITCHYARD_SECRET_KEY) is left out and its error added there instead of
+  // failing the whole list.
+  result<std::vector<channel_row>> list(std::vector<db_error>* unreadable = nullptr);
   result<std::optional<channel_row>> update(const std::string& id, const channel_patch& patch);
   // false for an unknown id.
   result<bool> remove(const std::string& id);

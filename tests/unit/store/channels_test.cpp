@@ -101,6 +101,22 @@ class channels_store_backend : public store_backend {
   std::unique_ptr<store::channels> repo_;
 };
 
+TEST_P(channels_store_backend, a_channel_that_does_not_open_is_left_out_of_a_tolerant_list) {
+  auto keyless = openai_channel("keyless");
+  keyless.api_keys.clear();
+  ok(repo().create(keyless));
+  ok(repo().create(openai_channel("sealed")));
+  auto other = make_sealer("another secret key, also thirty-two characters long");
+  store::channels elsewhere(*db_, &other);
+  EXPECT_TRUE(std::holds_alternative<store::db_error>(elsewhere.list()));  // strict: fails whole
+  std::vector<store::db_error> unreadable;
+  auto listed = ok(elsewhere.list(&unreadable));
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].channel.name, "keyless");
+  ASSERT_EQ(unreadable.size(), 1u);
+  EXPECT_NE(unreadable[0].message.find("sealed"), std::string::npos);
+}
+
 TEST_P(channels_store_backend, create_get_and_list) {
   auto ch = openai_channel("zeta");
   ch.api_keys.push_back(provider_key_2);
