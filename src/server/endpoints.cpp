@@ -4,6 +4,7 @@
 #include "protocol/ir/codec.h"
 #include "protocol/openai/errors.h"
 #include "protocol/openai/request_probe.h"
+#include "protocol/openai/stream_usage.h"
 #include "providers/adapter.h"
 #include "providers/mock/mock.h"
 #include "server/admin_endpoint.h"
@@ -456,6 +457,12 @@ asio::awaitable<void> relay(request_context& ctx, inbound& in) {
     c.body = std::move(ctx.req.body());
     if (in.protocol != ir::protocol::gemini) {
       openai::rewrite_model(c.body, in.probe, d.upstream_model);
+    }
+    // An OpenAI stream reports usage only when asked: ask, and hide it from a client that did
+    // not (a client's own stream_options is left as it is).
+    if (in.protocol == ir::protocol::openai && kind == openai::endpoint::chat_completions &&
+        in.stream && !in.probe.has_stream_options) {
+      c.hide_usage = openai::inject_include_usage(c.body);
     }
   } else {
     // Translation through the IR.

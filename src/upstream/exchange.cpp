@@ -2,6 +2,7 @@
 
 #include "protocol/ir/usage_reader.h"
 #include "protocol/openai/errors.h"
+#include "protocol/openai/stream_usage.h"
 #include "protocol/openai/usage_sniffer.h"
 #include "server/response_writer.h"
 
@@ -385,6 +386,13 @@ asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream&
   bool upstream_keep_alive = res.keep_alive();
   bool sse = beast::iequals(res[http::field::content_type].substr(0, 17), "text/event-stream");
   usage_tap usage(ctx.client_protocol, sse);
+  // The filtered stream is shorter than the upstream's: its length is no longer known.
+  std::optional<openai::usage_chunk_filter> hide;
+  std::string shown;
+  if (c.hide_usage && sse) {
+    hide.emplace();
+    length.reset();
+  }
 
   auto& buf = conn.relay;
   bool done = parser.is_done();
@@ -436,6 +444,12 @@ asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream&
     std::string_view piece(buf.data(), buf.size() - res.body().size);
     usage.feed(piece);
     done = parser.is_done();
+    if (hide) {
+      shown.clear();
+      hide->feed(piece, shown);
+      if (done) hide->finish(shown);
+      piece = shown;
+    }
     error_code ec;
     if (!ctx.out.started()) {
       ec = co_await ctx.out.start(length, ctx.keep_alive, piece, done);

@@ -33,6 +33,9 @@ struct call {
   std::string body;     // JSON
   bool stream = false;
   std::optional<translation> translate;
+  // Passthrough of an OpenAI stream whose usage the gateway asked for and the client did not:
+  // the usage chunk and the "usage":null members are kept from the client.
+  bool hide_usage = false;
 };
 
 // Relays the upstream's response (any status) to the client through ctx.out. Returns the error

@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 seconds=${1:-30}
 [[ $# -gt 0 ]] && shift
-all_targets=(request_probe sse usage_sniffer config key_table cidr
+all_targets=(request_probe sse usage_sniffer stream_usage config key_table cidr
              openai_codec openai_stream anthropic_codec anthropic_stream gemini_codec gemini_stream)
 targets=("$@")
 ((${#targets[@]})) || targets=("${all_targets[@]}")
@@ -38,7 +38,7 @@ build_targets=()
 for t in "${targets[@]}"; do build_targets+=("${t}_fuzz"); done
 cmake --build "$build" -j "${JOBS:-2}" --target "${build_targets[@]}"
 
-declare -A dict=([request_probe]=json [usage_sniffer]=json [sse]=sse [config]=config
+declare -A dict=([request_probe]=json [usage_sniffer]=json [stream_usage]=sse [sse]=sse [config]=config
                  [key_table]=key_table [cidr]=cidr [openai_codec]=json [anthropic_codec]=json
                  [gemini_codec]=json [openai_stream]=sse [anthropic_stream]=sse
                  [gemini_stream]=sse)

@@ -6,6 +6,7 @@
 #include "common/crypto.h"
 #include "store/channels.h"
 #include "store/service.h"
+#include "support/fake_upstream.h"
 #include "support/gateway.h"
 
 #include <gtest/gtest.h>
@@ -569,6 +570,56 @@ TEST_F(accounts_test, the_admin_api_reads_the_callers_role_from_the_store) {
   ASSERT_TRUE(std::holds_alternative<std::vector<store::row>>(
       db->query("UPDATE users SET enabled = 0 WHERE id = $1", {boss.id})));
   EXPECT_EQ(c.request("GET", "/admin/users", "", as).status, 401);
+}
+
+TEST_F(accounts_test, a_passthrough_stream_is_charged_its_real_usage_without_showing_it) {
+  // An OpenAI upstream that reports usage only when asked, as OpenAI does.
+  fake_upstream up([](const fake_request& r, fake_responder& out) {
+    const bool asked = r.body.find(R"("include_usage":true)") != std::string::npos;
+    const std::string usage_null = asked ? R"(,"usage":null)" : "";
+    out.start(200, "text/event-stream");
+    out.chunk(R"(data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,)"
+              R"("delta":{"content":"Hi"},"finish_reason":null}])" +
+              usage_null + "}\n\n");
+    if (asked) {
+      out.chunk(R"(data: {"id":"c","object":"chat.completion.chunk","choices":[],)"
+                R"("usage":{"prompt_tokens":10,"completion_tokens":290,"total_tokens":300}})"
+                "\n\n");
+    }
+    out.chunk("data: [DONE]\n\n");
+    out.end();
+  });
+  gw_ = std::make_unique<gateway>("database: sqlite:" + (dir_.path / "sy.db").string() + R"(
+channels:
+  - name: up
+    type: openai
+    base_url: )" + up.url() + R"(
+    api_keys: [ "sk-upstream" ]
+    models: [ gpt-test ]
+)",
+                                  &sealer_);
+  auto k = key({.name = "tpm", .tpm = 300});
+  http_client c(gw_->port());
+  auto first = c.post("/v1/chat/completions", chat_body("gpt-test", true), k.secret);
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(first.body.find("usage"), std::string::npos) << first.body;  // not asked, not shown
+  EXPECT_NE(first.body.find(R"("content":"Hi")"), std::string::npos);
+  EXPECT_NE(first.body.find("data: [DONE]"), std::string::npos);
+  auto sent = up.requests();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_NE(sent[0].body.find(R"("stream_options":{"include_usage":true})"), std::string::npos);
+  // The 300 tokens it used were charged, not the ~25 estimated: the bucket is empty.
+  auto second = c.post("/v1/chat/completions", chat_body("gpt-test", true), k.secret);
+  EXPECT_EQ(second.status, 429) << second.body;
+  // A client that asks for usage gets it, and its own stream_options travel as they are.
+  auto other = key({.name = "asks"});
+  const std::string asks =
+      R"({"model":"gpt-test","stream":true,"stream_options":{"include_usage":true},)"
+      R"("messages":[{"role":"user","content":"Hi"}]})";
+  auto shown = c.post("/v1/chat/completions", asks, other.secret);
+  ASSERT_EQ(shown.status, 200);
+  EXPECT_NE(shown.body.find(R"("completion_tokens":290)"), std::string::npos) << shown.body;
+  EXPECT_EQ(up.requests().back().body, asks);
 }
 
 TEST_F(accounts_test, refused_models_cost_no_rate_limit) {

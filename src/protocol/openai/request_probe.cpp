@@ -142,6 +142,7 @@ std::variant<request_probe, error> probe_request(std::string_view body, endpoint
       }
       probe.stream = stream;
     } else if (key == "stream_options") {
+      probe.has_stream_options = true;
       simdjson::dom::object options;
       if (field.value.get_object().get(options) == simdjson::SUCCESS) {
         bool include = false;

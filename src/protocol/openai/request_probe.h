@@ -22,7 +22,8 @@ struct request_probe {
   std::size_t model_begin = 0;  // byte span of the model value, quotes included
   std::size_t model_end = 0;
   bool stream = false;
-  bool include_usage = false;  // stream_options.include_usage
+  bool include_usage = false;       // stream_options.include_usage
+  bool has_stream_options = false;  // a stream_options member, whatever it holds
 };
 
 std::variant<request_probe, error> probe_request(std::string_view body, endpoint kind);
