@@ -108,6 +108,13 @@ void finish(request_context& ctx) {
   if (ctx.usage.completion_tokens >= 0) {
     fmt::format_to(out, R"(,"completion_tokens":{})", ctx.usage.completion_tokens);
   }
+  for (auto [name, value] :
+       {std::pair{R"(,"cached_tokens":)", ctx.usage.cached_tokens},
+        std::pair{R"(,"cache_write_tokens":)", ctx.usage.cache_write_tokens},
+        std::pair{R"(,"cache_write_1h_tokens":)", ctx.usage.cache_write_1h_tokens},
+        std::pair{R"(,"reasoning_tokens":)", ctx.usage.reasoning_tokens}}) {
+    if (value > 0) fmt::format_to(out, "{}{}", name, value);
+  }
   if (ctx.failure) {
     line += R"(,"error":)";
     json::append_quoted(line, info(*ctx.failure).code);

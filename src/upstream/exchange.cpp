@@ -100,7 +100,8 @@ std::string stream_error_event(ir::protocol p, const error& e) {
 constexpr std::size_t max_translated_body = 64u << 20;
 
 usage_counts from_ir(const ir::usage& u) {
-  return usage_counts{u.input, u.output};
+  return usage_counts{u.input,       u.output,         u.cache_read,
+                      u.cache_write, u.cache_write_1h, u.reasoning};
 }
 
 // The response head of a translated answer: only what still holds after translation (the

@@ -80,6 +80,9 @@ void usage_sniffer::read_usage(std::string_view json) {
   if (auto v = integer_member(object, "\"completion_tokens\""); v >= 0) {
     usage_.completion_tokens = v;
   }
+  // Inside prompt_tokens_details and completion_tokens_details: each name occurs once.
+  if (auto v = integer_member(object, "\"cached_tokens\""); v >= 0) usage_.cached_tokens = v;
+  if (auto v = integer_member(object, "\"reasoning_tokens\""); v >= 0) usage_.reasoning_tokens = v;
 }
 
 void usage_sniffer::feed(std::string_view bytes) {

@@ -10,9 +10,15 @@
 
 namespace sy {
 
+// What a response said it used; -1 where it said nothing. OpenAI's shape: the cached and
+// cache-write counts are parts of prompt_tokens, reasoning is part of completion_tokens.
 struct usage_counts {
-  std::int64_t prompt_tokens = -1;  // -1: not reported
+  std::int64_t prompt_tokens = -1;
   std::int64_t completion_tokens = -1;
+  std::int64_t cached_tokens = -1;          // read from a cache (OpenAI, Anthropic, Gemini)
+  std::int64_t cache_write_tokens = -1;     // written to a cache, 5 minutes and 1 hour (Anthropic)
+  std::int64_t cache_write_1h_tokens = -1;  // the part of cache_write_tokens kept for an hour
+  std::int64_t reasoning_tokens = -1;       // thinking (OpenAI reasoning, Gemini thoughts)
 };
 
 }  // namespace sy

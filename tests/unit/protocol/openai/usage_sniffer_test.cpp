@@ -116,5 +116,26 @@ TEST(usage_sniffer, usage_key_after_a_usage_string) {
             (counts{3, 4}));
 }
 
+TEST(usage_sniffer, cached_and_reasoning_tokens_are_read_too) {
+  const auto recorded = read_fixture("openai/chat_streaming_detailed_usage.response.sse");
+  for (std::size_t k = 0; k <= recorded.size(); ++k) {
+    openai::usage_sniffer s(true);
+    s.feed(std::string_view(recorded).substr(0, k));
+    s.feed(std::string_view(recorded).substr(k));
+    auto u = s.finish();
+    ASSERT_EQ(u.prompt_tokens, 12) << k;
+    ASSERT_EQ(u.completion_tokens, 100) << k;
+    ASSERT_EQ(u.cached_tokens, 0) << k;
+    ASSERT_EQ(u.reasoning_tokens, 100) << k;
+  }
+  openai::usage_sniffer json(false);
+  json.feed(R"({"usage":{"prompt_tokens":2000,"completion_tokens":300,"prompt_tokens_details":)"
+            R"({"cached_tokens":1536},"completion_tokens_details":{"reasoning_tokens":256}}})");
+  auto u = json.finish();
+  EXPECT_EQ(u.cached_tokens, 1536);
+  EXPECT_EQ(u.reasoning_tokens, 256);
+  EXPECT_EQ(u.cache_write_tokens, -1);  // OpenAI has none
+}
+
 }  // namespace
 }  // namespace sy::test
