@@ -5,6 +5,9 @@
 #include <yaml-cpp/yaml.h>
 #include <boost/url/parse.hpp>
 
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -158,10 +161,82 @@ class reader {
     return out;
   }
 
+  micro_usd_per_mtok usd_per_mtok(const YAML::Node& node, const std::string& path) const {
+    auto value = parse_usd_per_mtok(scalar(node, path));
+    if (!value) {
+      fail(node, path,
+           "expected USD per million tokens: a number from 0 to 1000000 with at most 6 decimals");
+    }
+    return *value;
+  }
+
+  price model_price(const YAML::Node& node, const std::string& path) const {
+    only_keys(node, path,
+              {"input", "cached_input", "cache_read", "cache_write_5m", "cache_write_1h", "output",
+               "reasoning"});
+    if (node["cached_input"] && node["cache_read"]) {
+      fail(node["cache_read"], path + ".cache_read",
+           "cache_read and cached_input name the same price: give one");
+    }
+    if (!node["input"]) fail(node, path, "missing key 'input'");
+    if (!node["output"]) fail(node, path, "missing key 'output'");
+    price p;
+    p.input = usd_per_mtok(node["input"], path + ".input");
+    p.output = usd_per_mtok(node["output"], path + ".output");
+    auto optional = [&](const char* key, std::optional<micro_usd_per_mtok>& out) {
+      if (node[key]) out = usd_per_mtok(node[key], path + "." + key);
+    };
+    optional("cached_input", p.cached_input);
+    optional("cache_read", p.cached_input);
+    optional("cache_write_5m", p.cache_write_5m);
+    optional("cache_write_1h", p.cache_write_1h);
+    optional("reasoning", p.reasoning);
+    return p;
+  }
+
+  // `pricing:` model name or glob -> price, in the order written.
+  std::vector<price_entry> pricing(const YAML::Node& node, const std::string& path) const {
+    std::vector<price_entry> out;
+    if (node.IsNull()) return out;
+    if (!node.IsMap()) fail(node, path, "expected a mapping of model names to prices");
+    std::set<std::string> seen;
+    for (const auto& kv : node) {
+      if (!kv.first.IsScalar()) fail(kv.first, path, "expected a model name");
+      auto pattern = kv.first.Scalar();
+      auto at = path + "." + pattern;
+      if (pattern.empty()) fail(kv.first, path, "model names must not be empty");
+      if (!seen.insert(pattern).second) {
+        fail(kv.first, at, "duplicate model '" + pattern + "'");
+      }
+      out.push_back({pattern, model_price(kv.second, at)});
+    }
+    return out;
+  }
+
+  void currency(const YAML::Node& node, currency_config& c) const {
+    only_keys(node, "currency", {"code", "rate"});
+    if (!node["code"]) fail(node, "currency", "missing key 'code'");
+    if (!node["rate"]) fail(node, "currency", "missing key 'rate'");
+    c.code = scalar(node["code"], "currency.code");
+    if (c.code.size() != 3 || !std::all_of(c.code.begin(), c.code.end(),
+                                           [](char ch) { return ch >= 'A' && ch <= 'Z'; })) {
+      fail(node["code"], "currency.code", "expected a three-letter currency code such as CNY");
+    }
+    auto text = scalar(node["rate"], "currency.rate");
+    char* end = nullptr;
+    errno = 0;
+    double rate = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || errno != 0 || !std::isfinite(rate) || rate <= 0 ||
+        rate > 1e9) {
+      fail(node["rate"], "currency.rate", "expected a positive number (units per USD)");
+    }
+    c.rate = rate;
+  }
+
   channel_config channel(const YAML::Node& node, const std::string& path) const {
     only_keys(node, path,
               {"name", "type", "base_url", "api_keys", "api_key", "models", "weight", "timeouts",
-               "mock", "ca_file", "api_version", "anthropic_version"});
+               "mock", "ca_file", "api_version", "anthropic_version", "pricing"});
     channel_config ch;
     if (!node["name"]) fail(node, path, "missing key 'name'");
     ch.name = scalar(node["name"], path + ".name");
@@ -213,6 +288,7 @@ class reader {
         fail(node["ca_file"], path + ".ca_file", "cannot read '" + ch.ca_file + "'");
       }
     }
+    if (node["pricing"]) ch.pricing = pricing(node["pricing"], path + ".pricing");
     return ch;
   }
 
@@ -236,7 +312,7 @@ class reader {
     if (!root.IsDefined() || root.IsNull()) return cfg;
     only_keys(root, "",
               {"listen", "workers", "master_key", "database", "limits", "log", "media_fetch",
-               "auth_guard", "channels", "keys"});
+               "auth_guard", "channels", "keys", "pricing", "currency"});
     if (root["listen"]) listen(root["listen"], cfg);
     if (root["workers"]) cfg.workers = integer<unsigned>(root["workers"], "workers", 0, 1024);
     if (root["master_key"]) {
@@ -348,6 +424,8 @@ class reader {
         cfg.keys.push_back(std::move(k));
       }
     }
+    if (root["pricing"]) cfg.pricing = pricing(root["pricing"], "pricing");
+    if (root["currency"]) currency(root["currency"], cfg.currency);
     return cfg;
   }
 
@@ -477,6 +555,25 @@ std::string channel_to_json(const channel_config& ch, bool include_keys) {
   if (!ch.ca_file.empty()) {
     out += ",\"ca_file\":";
     json::append_quoted(out, ch.ca_file);
+  }
+  if (!ch.pricing.empty()) {
+    out += ",\"pricing\":{";
+    for (std::size_t i = 0; i < ch.pricing.size(); ++i) {
+      const auto& p = ch.pricing[i].value;
+      if (i) out += ',';
+      json::append_quoted(out, ch.pricing[i].pattern);
+      out += ":{\"input\":" + format_usd_per_mtok(p.input);
+      auto optional = [&](const char* key, const std::optional<micro_usd_per_mtok>& v) {
+        if (v) out += std::string(",\"") + key + "\":" + format_usd_per_mtok(*v);
+      };
+      optional("cached_input", p.cached_input);
+      optional("cache_write_5m", p.cache_write_5m);
+      optional("cache_write_1h", p.cache_write_1h);
+      out += ",\"output\":" + format_usd_per_mtok(p.output);
+      optional("reasoning", p.reasoning);
+      out += '}';
+    }
+    out += '}';
   }
   const mock_options defaults;
   const auto& m = ch.mock;

@@ -2,6 +2,7 @@
 // Immutable once loaded; the running server holds it inside a snapshot (server/runtime.h).
 #pragma once
 
+#include "billing/price.h"
 #include "providers/vendors.h"
 
 #include <chrono>
@@ -51,6 +52,9 @@ struct channel_config {
   std::string ca_file;  // PEM CA bundle to verify this upstream with, instead of the system store
   std::string api_version = "2024-10-21";        // azure: the api-version query parameter
   std::string anthropic_version = "2023-06-01";  // anthropic: the anthropic-version header
+  // Prices for this channel's upstream models, consulted before the global ones
+  // (billing/pricing.h). Empty: the global table only.
+  std::vector<price_entry> pricing;
 };
 
 // Downloading images that a request references by URL, for upstreams that need the bytes
@@ -91,6 +95,12 @@ struct log_config {
   std::string access = "stdout";  // stdout | stderr | off | a file path
 };
 
+// The currency reports show costs in besides USD (costs are always computed and stored in USD).
+struct currency_config {
+  std::string code = "USD";  // ISO 4217, three capital letters
+  double rate = 1.0;         // units of `code` per USD
+};
+
 struct config {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8080;
@@ -105,6 +115,9 @@ struct config {
   auth_guard_config auth_guard;
   std::vector<channel_config> channels;
   std::vector<key_config> keys;
+  // `pricing:`: prices that override or extend the shipped table (billing/pricing.h).
+  std::vector<price_entry> pricing;
+  currency_config currency;
   std::string source = "<defaults>";  // where it came from, for messages
 };
 
@@ -141,8 +154,8 @@ std::variant<channel_config, config_error> parse_channel(const std::string& text
 
 // A channel as one JSON object with the keys parse_channel reads (it reads the result back to an
 // equal channel). The upstream keys only when `include_keys`: the admin API never shows them.
-// Defaults are written out; `base_url` and `ca_file` only when set, `mock` only for a mock
-// channel or when its options are not the defaults.
+// Defaults are written out; `base_url`, `ca_file` and `pricing` only when set, `mock` only for a
+// mock channel or when its options are not the defaults.
 std::string channel_to_json(const channel_config& ch, bool include_keys = false);
 
 // Whether `url` is an absolute http:// or https:// URL with a host, as a base_url must be.

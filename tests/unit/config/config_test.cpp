@@ -791,3 +791,143 @@ TEST(channel_to_json, names_the_vendor_of_a_channel_built_in_code) {
 
 }  // namespace
 }  // namespace sy::test
+
+// ---- pricing: and currency: (the prices themselves: tests/unit/billing/pricing_test.cpp)
+
+namespace sy::test {
+namespace {
+
+config_error must_fail_with(const std::string& yaml) {
+  auto result = parse_config(yaml, "test.yaml", no_env);
+  if (auto* e = std::get_if<config_error>(&result)) return *e;
+  ADD_FAILURE() << "expected an error for:\n" << yaml;
+  return {};
+}
+
+TEST(config_pricing, global_and_channel_shapes_and_synonyms) {
+  auto cfg = must_parse(R"(pricing:
+  gpt-5-nano:         { input: 0.05, cached_input: 0.005, output: 0.40 }
+  claude-haiku-4-5*:  { input: 1.00, cache_read: 0.10, cache_write_5m: 1.25, cache_write_1h: 2.00, output: 5.00 }
+  o3:
+    input: 2
+    output: 8
+    reasoning: 12.5
+currency: { code: CNY, rate: 7.1 }
+channels:
+  - name: relay
+    type: openai
+    base_url: https://relay.example.com/v1
+    models: ["*"]
+    pricing:
+      "gpt-*": { input: 0.1, output: 0.2 }
+  - name: plain
+    type: openai
+    models: [gpt-4o]
+)");
+  ASSERT_EQ(cfg.pricing.size(), 3u);
+  EXPECT_EQ(cfg.pricing[0].pattern, "gpt-5-nano");
+  EXPECT_EQ(cfg.pricing[0].value,
+            (price{50'000, 5'000, std::nullopt, std::nullopt, 400'000, std::nullopt}));
+  EXPECT_EQ(cfg.pricing[1].pattern, "claude-haiku-4-5*");
+  // cache_read is cached_input by another name.
+  EXPECT_EQ(cfg.pricing[1].value,
+            (price{1'000'000, 100'000, 1'250'000, 2'000'000, 5'000'000, std::nullopt}));
+  EXPECT_EQ(cfg.pricing[2].value.reasoning, 12'500'000);
+  EXPECT_FALSE(cfg.pricing[2].value.cached_input);
+  EXPECT_EQ(cfg.currency.code, "CNY");
+  EXPECT_DOUBLE_EQ(cfg.currency.rate, 7.1);
+  ASSERT_EQ(cfg.channels.size(), 2u);
+  ASSERT_EQ(cfg.channels[0].pricing.size(), 1u);
+  EXPECT_EQ(cfg.channels[0].pricing[0].pattern, "gpt-*");
+  EXPECT_EQ(cfg.channels[0].pricing[0].value.output, 200'000);
+  EXPECT_TRUE(cfg.channels[1].pricing.empty());
+  // Defaults: no pricing entries, USD at 1.
+  auto plain = must_parse("listen: 127.0.0.1:1\n");
+  EXPECT_TRUE(plain.pricing.empty());
+  EXPECT_EQ(plain.currency.code, "USD");
+  EXPECT_EQ(plain.currency.rate, 1.0);
+  EXPECT_TRUE(must_parse("pricing:\n").pricing.empty());
+  // Environment substitution applies to prices as to every scalar.
+  auto env = must_parse("pricing:\n  m: { input: '${IN}', output: 1 }\n", env_of({{"IN", "0.5"}}));
+  EXPECT_EQ(env.pricing.at(0).value.input, 500'000);
+}
+
+TEST(config_pricing, errors_name_the_file_line_and_key) {
+  auto e = must_fail_with("pricing:\n  gpt-5: { input: 1, outptu: 2 }\n");
+  EXPECT_EQ(e.field, "pricing.gpt-5.outptu");
+  EXPECT_TRUE(e.message.starts_with("test.yaml:2: pricing.gpt-5.outptu: unknown key")) << e.message;
+
+  e = must_fail_with("pricing:\n  gpt-5:\n    input: 1\n    output: -2\n");
+  EXPECT_EQ(e.field, "pricing.gpt-5.output");
+  EXPECT_TRUE(e.message.starts_with("test.yaml:4: pricing.gpt-5.output: expected USD per million"))
+      << e.message;
+
+  e = must_fail_with("pricing:\n  gpt-5: { input: 1e3, output: 2 }\n");
+  EXPECT_EQ(e.field, "pricing.gpt-5.input");
+  e = must_fail_with("pricing:\n  gpt-5: { input: 0.0000001, output: 2 }\n");
+  EXPECT_EQ(e.field, "pricing.gpt-5.input");
+  e = must_fail_with("pricing:\n  gpt-5: { input: abc, output: 2 }\n");
+  EXPECT_EQ(e.field, "pricing.gpt-5.input");
+
+  e = must_fail_with("pricing:\n  gpt-5: { input: 1 }\n");
+  EXPECT_EQ(e.field, "pricing.gpt-5");
+  EXPECT_TRUE(e.message.starts_with("test.yaml:2: pricing.gpt-5: missing key 'output'"))
+      << e.message;
+  e = must_fail_with("pricing:\n  gpt-5: { output: 1 }\n");
+  EXPECT_NE(e.message.find("missing key 'input'"), std::string::npos) << e.message;
+
+  e = must_fail_with(
+      "pricing:\n  m: { input: 1, cached_input: 0.1, cache_read: 0.1, output: 2 }\n");
+  EXPECT_EQ(e.field, "pricing.m.cache_read");
+  EXPECT_NE(e.message.find("same price"), std::string::npos) << e.message;
+
+  e = must_fail_with("pricing:\n  m: { input: 1, output: 2 }\n  m: { input: 3, output: 4 }\n");
+  EXPECT_EQ(e.field, "pricing.m");
+  EXPECT_TRUE(e.message.starts_with("test.yaml:3: pricing.m: duplicate model 'm'")) << e.message;
+
+  e = must_fail_with("pricing: [gpt-5]\n");
+  EXPECT_EQ(e.field, "pricing");
+  e = must_fail_with("pricing:\n  gpt-5: 1.25\n");
+  EXPECT_EQ(e.field, "pricing.gpt-5");
+  EXPECT_NE(e.message.find("expected a mapping"), std::string::npos) << e.message;
+
+  e = must_fail_with(R"(channels:
+  - name: a
+    type: openai
+    models: [m]
+    pricing:
+      m: { input: 1, output: x }
+)");
+  EXPECT_EQ(e.field, "channels[0].pricing.m.output");
+  EXPECT_TRUE(e.message.starts_with("test.yaml:6: channels[0].pricing.m.output: ")) << e.message;
+
+  e = must_fail_with("currency: { code: yuan, rate: 7.1 }\n");
+  EXPECT_EQ(e.field, "currency.code");
+  e = must_fail_with("currency: { code: CNY, rate: 0 }\n");
+  EXPECT_EQ(e.field, "currency.rate");
+  e = must_fail_with("currency: { code: CNY }\n");
+  EXPECT_EQ(e.field, "currency");
+  e = must_fail_with("currency: { code: CNY, rate: 7, symbol: x }\n");
+  EXPECT_EQ(e.field, "currency.symbol");
+}
+
+TEST(config_pricing, a_channel_keeps_its_prices_through_json) {
+  auto ch = must_parse_channel(
+      R"({"name":"r","type":"openai","models":["*"],)"
+      R"("pricing":{"gpt-*":{"input":0.1,"cache_read":0.01,"output":0.2},)"
+      R"("o3":{"input":2,"cache_write_5m":2.5,"cache_write_1h":4,"output":8,"reasoning":9.000001}}})");
+  ASSERT_EQ(ch.pricing.size(), 2u);
+  auto json = channel_to_json(ch);
+  auto back = must_parse_channel(json);
+  EXPECT_EQ(back.pricing, ch.pricing) << json;
+  EXPECT_EQ(back.pricing[1].value.reasoning, 9'000'001);
+  // No prices, no `pricing` member.
+  auto bare = must_parse_channel(R"({"name":"b","type":"openai","models":["*"]})");
+  EXPECT_FALSE(boost::json::parse(channel_to_json(bare)).as_object().contains("pricing"));
+  auto err = must_fail_channel(
+      R"({"name":"b","type":"openai","models":["*"],"pricing":{"m":{"input":1}}})");
+  EXPECT_EQ(err.field, "pricing.m");
+}
+
+}  // namespace
+}  // namespace sy::test
