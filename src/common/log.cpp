@@ -10,6 +10,9 @@ std::shared_ptr<spdlog::logger> access_logger;
 }
 
 void init(const std::string& level, const std::string& target) {
+  // Callable again (tests): the loggers of an earlier call are replaced.
+  spdlog::drop("switchyard");
+  spdlog::drop("access");
   auto app = spdlog::stderr_logger_mt("switchyard");
   app->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
   app->set_level(spdlog::level::from_str(level));

@@ -64,6 +64,7 @@ struct request_context {
   const key_record* key = nullptr;
   std::string model;
   std::string channel;
+  std::string upstream_model;  // the name the channel was asked for (after the model map)
   bool stream = false;
   usage_counts usage;
   std::optional<errc> failure;  // the gateway's own error, if it ended in one

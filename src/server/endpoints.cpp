@@ -213,6 +213,7 @@ std::variant<deployment, error> route(request_context& ctx, const std::string& m
   if (auto denied = admit(ctx)) return std::move(denied->e);
   deployment d = model_table::pick(candidates, ctx.w.random());
   ctx.channel = d.target->name();
+  ctx.upstream_model = d.upstream_model.empty() ? model : d.upstream_model;
   return d;
 }
 

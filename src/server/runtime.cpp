@@ -20,6 +20,10 @@ std::shared_ptr<runtime> runtime::build(config cfg, std::shared_ptr<const key_ta
   auto rt = std::make_shared<runtime>();
   rt->cfg = std::move(cfg);
   rt->keys = std::move(keys);
+  rt->pricing = pricing_table(rt->cfg);
+  for (const auto& ch : managed_channels) {
+    if (!ch.pricing.empty()) rt->pricing.set_channel(ch.name, ch.pricing);
+  }
   const std::vector<channel_config>* lists[] = {&rt->cfg.channels, &managed_channels};
   for (const auto* list : lists) {
     for (const auto& ch : *list) {

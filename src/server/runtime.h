@@ -5,6 +5,7 @@
 #pragma once
 
 #include "auth/key_table.h"
+#include "billing/pricing.h"
 #include "config/config.h"
 #include "providers/channel.h"
 #include "routing/model_table.h"
@@ -19,6 +20,8 @@ struct runtime {
   std::shared_ptr<const key_table> keys;
   std::vector<std::unique_ptr<channel>> channels;
   model_table models;
+  // The shipped prices, the config's `pricing:`, and every channel's own (managed ones too).
+  pricing_table pricing;
 
   // With the config file's keys (and master key) only.
   static std::shared_ptr<runtime> build(config cfg);

@@ -4,6 +4,9 @@
 #include "server/endpoints.h"
 #include "server/server.h"
 
+#include <mutex>
+#include <set>
+
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
@@ -41,6 +44,38 @@ std::string new_request_id(worker& w) {
 
 double seconds_between(clock::time_point a, clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
+}
+
+// Says once per channel and model (up to a bound) that a model has no price.
+void warn_unpriced(const std::string& channel, const std::string& model) {
+  static std::mutex mutex;
+  static std::set<std::pair<std::string, std::string>> seen;
+  std::lock_guard lock(mutex);
+  if (seen.size() >= 1000 || !seen.emplace(channel, model).second) return;
+  spdlog::warn(
+      "pricing: no price for model '{}' on channel '{}': its cost is recorded as unknown (add it "
+      "under pricing: in the config)",
+      model, channel);
+}
+
+// What the request cost, when its usage is known and its model has a price.
+std::optional<double> request_cost(const request_context& ctx) {
+  const auto& u = ctx.usage;
+  if (ctx.channel.empty() || (u.prompt_tokens < 0 && u.completion_tokens < 0)) return std::nullopt;
+  auto price = ctx.rt.pricing.find(ctx.channel, ctx.upstream_model);
+  if (!price) {
+    if (ctx.upstream_protocol) warn_unpriced(ctx.channel, ctx.upstream_model);  // not the mock
+    return std::nullopt;
+  }
+  auto count = [](std::int64_t v) { return std::max<std::int64_t>(v, 0); };
+  usage_breakdown b;
+  b.input = count(u.prompt_tokens);
+  b.cached_input = count(u.cached_tokens);
+  b.cache_write_1h = count(u.cache_write_1h_tokens);
+  b.cache_write_5m = std::max<std::int64_t>(count(u.cache_write_tokens) - b.cache_write_1h, 0);
+  b.output = count(u.completion_tokens);
+  b.reasoning = count(u.reasoning_tokens);
+  return cost_usd(*price, b);
 }
 
 // The logging phase: every request ends here, failed or not.
@@ -114,6 +149,13 @@ void finish(request_context& ctx) {
         std::pair{R"(,"cache_write_1h_tokens":)", ctx.usage.cache_write_1h_tokens},
         std::pair{R"(,"reasoning_tokens":)", ctx.usage.reasoning_tokens}}) {
     if (value > 0) fmt::format_to(out, "{}{}", name, value);
+  }
+  if (ctx.usage.prompt_tokens >= 0 || ctx.usage.completion_tokens >= 0) {
+    if (auto cost = request_cost(ctx)) {
+      fmt::format_to(out, R"(,"cost_usd":{:.9f})", *cost);
+    } else if (!ctx.channel.empty()) {
+      line += R"(,"cost_usd":null)";
+    }
   }
   if (ctx.failure) {
     line += R"(,"error":)";

@@ -1,0 +1,79 @@
+// The cost of a request, from its usage and the pricing table, in the access log.
+#include "common/log.h"
+#include "support/fake_upstream.h"
+#include "support/gateway.h"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace sy::test {
+namespace {
+
+std::string read_all(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST(cost, the_access_log_carries_each_requests_cost) {
+  const auto path =
+      std::filesystem::temp_directory_path() / ("sy-cost-" + std::to_string(::getpid()) + ".log");
+  std::filesystem::remove(path);
+  log::init("warn", path.string());
+  {
+    // 1000 prompt tokens (400 of them cached) and 500 completion tokens.
+    fake_upstream up([](const fake_request& r, fake_responder& out) {
+      out.send(
+          200,
+          R"({"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,)"
+          R"("message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],)"
+          R"("usage":{"prompt_tokens":1000,"completion_tokens":500,"total_tokens":1500,)"
+          R"("prompt_tokens_details":{"cached_tokens":400}}})");
+    });
+    gateway gw(R"(
+pricing:
+  house-model: { input: 2.00, cached_input: 0.50, output: 8.00 }
+channels:
+  - name: up
+    type: openai
+    base_url: )" +
+               up.url() + R"(
+    api_keys: [ "sk-upstream" ]
+    models: { priced: house-model, known: gpt-4o-mini, unpriced: no-such-model }
+keys:
+  - { name: app, key: sk-app-0123456789, models: [ "*" ] }
+)");
+    http_client c(gw.port());
+    for (const char* model : {"priced", "known", "unpriced"}) {
+      ASSERT_EQ(c.post("/v1/chat/completions", chat_body(model), "sk-app-0123456789").status, 200);
+    }
+  }
+  // The access log is written by a background thread: wait (boundedly) for the three lines.
+  std::string text;
+  for (int i = 0; i < 200; ++i) {
+    log::flush();
+    text = read_all(path);
+    if (std::count(text.begin(), text.end(), '\n') >= 3) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  log::init("warn", "off");
+  std::filesystem::remove(path);
+  // The config's price: 600 x $2 + 400 x $0.50 + 500 x $8, per million = $0.0054.
+  EXPECT_NE(text.find(R"("model":"priced")"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("cached_tokens":400,"cost_usd":0.005400000)"), std::string::npos) << text;
+  // The shipped price of gpt-4o-mini: 600 x $0.15 + 400 x $0.075 + 500 x $0.60 = $0.00042.
+  EXPECT_NE(text.find(R"("cost_usd":0.000420000)"), std::string::npos) << text;
+  // No price: recorded as unknown, never as zero.
+  EXPECT_NE(text.find(R"("cost_usd":null)"), std::string::npos) << text;
+  EXPECT_EQ(text.find(R"("cost_usd":0.000000000)"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace sy::test
