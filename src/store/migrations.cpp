@@ -68,6 +68,36 @@ CREATE TABLE store_revision (
 );
 INSERT INTO store_revision (id, value) VALUES (1, 0);
 )sql"},
+      // The ledger (billing/ledger.h): one row per request, append-only. No foreign keys and no
+      // CHECKs on purpose: a row must never be refused (its key or user may be deleted later).
+      {3, "ledger", R"sql(
+CREATE TABLE ledger (
+  id                     TEXT PRIMARY KEY,
+  at                     BIGINT NOT NULL,
+  request_id             TEXT NOT NULL,
+  key_id                 TEXT,
+  key_name               TEXT NOT NULL DEFAULT '',
+  user_id                TEXT,
+  api                    TEXT NOT NULL,
+  model                  TEXT NOT NULL,
+  channel                TEXT NOT NULL DEFAULT '',
+  upstream_model         TEXT NOT NULL DEFAULT '',
+  input_tokens           BIGINT NOT NULL DEFAULT 0,
+  cached_input_tokens    BIGINT NOT NULL DEFAULT 0,
+  cache_write_5m_tokens  BIGINT NOT NULL DEFAULT 0,
+  cache_write_1h_tokens  BIGINT NOT NULL DEFAULT 0,
+  output_tokens          BIGINT NOT NULL DEFAULT 0,
+  reasoning_tokens       BIGINT NOT NULL DEFAULT 0,
+  estimated              BIGINT NOT NULL DEFAULT 0,
+  cost_nano_usd          BIGINT,
+  status                 BIGINT NOT NULL,
+  duration_ms            BIGINT NOT NULL,
+  ttfb_ms                BIGINT
+);
+CREATE INDEX ledger_at ON ledger (at);
+CREATE INDEX ledger_key_at ON ledger (key_id, at);
+CREATE INDEX ledger_user_at ON ledger (user_id, at);
+)sql"},
   };
   return list;
 }

@@ -1,0 +1,419 @@
+#include "billing/ledger.h"
+
+#include "store/migrations.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <random>
+#include <span>
+
+namespace sy::billing {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+constexpr std::size_t column_count = 21;
+constexpr std::string_view insert_head =
+    "INSERT INTO ledger (id, at, request_id, key_id, key_name, user_id, api, model, channel, "
+    "upstream_model, input_tokens, cached_input_tokens, cache_write_5m_tokens, "
+    "cache_write_1h_tokens, output_tokens, reasoning_tokens, estimated, cost_nano_usd, status, "
+    "duration_ms, ttfb_ms) VALUES ";
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+template <class T>
+store::value nullable(const std::optional<T>& v) {
+  if (!v) return std::monostate{};
+  return *v;
+}
+
+std::string insert_sql(std::size_t rows) {
+  std::string sql(insert_head);
+  sql.reserve(sql.size() + rows * column_count * 6);
+  std::size_t n = 0;
+  for (std::size_t r = 0; r < rows; ++r) {
+    sql += r ? ",(" : "(";
+    for (std::size_t c = 0; c < column_count; ++c) {
+      if (c) sql += ',';
+      sql += '$';
+      sql += std::to_string(++n);
+    }
+    sql += ')';
+  }
+  return sql;
+}
+
+void add_params(std::vector<store::value>& out, const ledger_row& r) {
+  out.emplace_back(r.id);
+  out.emplace_back(r.at);
+  out.emplace_back(r.request_id);
+  out.push_back(nullable(r.key_id));
+  out.emplace_back(r.key_name);
+  out.push_back(nullable(r.user_id));
+  out.emplace_back(r.api);
+  out.emplace_back(r.model);
+  out.emplace_back(r.channel);
+  out.emplace_back(r.upstream_model);
+  out.emplace_back(r.input_tokens);
+  out.emplace_back(r.cached_input_tokens);
+  out.emplace_back(r.cache_write_5m_tokens);
+  out.emplace_back(r.cache_write_1h_tokens);
+  out.emplace_back(r.output_tokens);
+  out.emplace_back(r.reasoning_tokens);
+  out.emplace_back(std::int64_t{r.estimated ? 1 : 0});
+  out.push_back(nullable(r.cost_nano_usd));
+  out.emplace_back(r.status);
+  out.emplace_back(r.duration_ms);
+  out.push_back(nullable(r.ttfb_ms));
+}
+
+// Inserts `rows` with statements of at most `per_statement` rows (the caller owns the
+// transaction). `full` is the SQL of a statement of `per_statement` rows.
+std::optional<store::db_error> insert_rows(store::connection& db, std::span<const ledger_row> rows,
+                                           std::size_t per_statement, const std::string& full) {
+  std::vector<store::value> params;
+  params.reserve(std::min(rows.size(), per_statement) * column_count);
+  for (std::size_t at = 0; at < rows.size(); at += per_statement) {
+    std::size_t n = std::min(per_statement, rows.size() - at);
+    params.clear();
+    for (std::size_t i = 0; i < n; ++i)
+      add_params(params, rows[at + i]);
+    auto r = db.query(n == per_statement ? std::string_view(full) : insert_sql(n), params);
+    if (auto* e = std::get_if<store::db_error>(&r)) return *e;
+  }
+  return std::nullopt;
+}
+
+std::optional<store::db_error> insert_transaction(store::connection& db,
+                                                  std::span<const ledger_row> rows,
+                                                  std::size_t per_statement,
+                                                  const std::string& full) {
+  if (auto e = db.begin()) return e;
+  auto e = insert_rows(db, rows, per_statement, full);
+  if (!e) e = db.commit();
+  if (e) db.rollback();
+  return e;
+}
+
+ledger_options normalized(ledger_options o) {
+  o.batch_size = std::max<std::size_t>(o.batch_size, 1);
+  o.max_pending = std::max<std::size_t>(o.max_pending, 1);
+  o.flush_interval = std::max(o.flush_interval, std::chrono::milliseconds(1));
+  o.retry_initial = std::max(o.retry_initial, std::chrono::milliseconds(1));
+  o.retry_max = std::max(o.retry_max, o.retry_initial);
+  return o;
+}
+
+}  // namespace
+
+std::string ledger_id() {
+  static std::atomic<std::uint32_t> sequence{0};
+  static const std::uint32_t instance = [] {
+    std::random_device device;
+    return static_cast<std::uint32_t>(device()) & 0xffff;
+  }();
+  const auto ms = static_cast<std::uint64_t>(now_ms());
+  const std::uint32_t seq = sequence.fetch_add(1, std::memory_order_relaxed) & 0xfffff;
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out = "led_";
+  out.reserve(24);
+  for (int i = 10; i >= 0; --i)
+    out += digits[(ms >> (4 * i)) & 0xf];
+  for (int i = 4; i >= 0; --i)
+    out += digits[(seq >> (4 * i)) & 0xf];
+  for (int i = 3; i >= 0; --i)
+    out += digits[(instance >> (4 * i)) & 0xf];
+  return out;
+}
+
+// ---- The writer ------------------------------------------------------------------------------
+
+store::result<std::unique_ptr<ledger_writer>> ledger_writer::open(const std::string& url,
+                                                                  ledger_options options) {
+  auto opened = store::open(url);
+  if (auto* e = std::get_if<store::db_error>(&opened)) return *e;
+  auto db = std::move(std::get<std::unique_ptr<store::connection>>(opened));
+  if (options.migrate) {
+    if (auto e = store::migrate(*db)) return *e;
+  }
+  return std::make_unique<ledger_writer>(std::move(db), options);
+}
+
+ledger_writer::ledger_writer(std::unique_ptr<store::connection> db, ledger_options options)
+    : db_(std::move(db)),
+      options_(normalized(options)),
+      // SQLite looks a named parameter up by a linear scan: statements of many parameters cost
+      // quadratic time there, while each PostgreSQL statement costs a round trip.
+      rows_per_statement_(db_->dialect() == "sqlite" ? 16 : 256),
+      insert_sql_(insert_sql(rows_per_statement_)) {
+  queue_.reserve(options_.batch_size);
+  thread_ = std::thread([this] { run(); });
+}
+
+ledger_writer::~ledger_writer() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool ledger_writer::append(ledger_row row) {
+  if (row.id.empty()) row.id = ledger_id();
+  if (row.at == 0) row.at = now_ms();
+  bool wake = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (queue_.size() + held_.load(std::memory_order_relaxed) >= options_.max_pending) {
+      if (dropped_.fetch_add(1, std::memory_order_relaxed) == 0) {
+        spdlog::error("ledger: {} rows wait for the store; new rows are dropped (counted)",
+                      options_.max_pending);
+      }
+      return false;
+    }
+    queue_.push_back(std::move(row));
+    ++accepted_;
+    wake = queue_.size() == options_.batch_size;
+  }
+  if (wake) wake_.notify_one();
+  return true;
+}
+
+bool ledger_writer::flush(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  const auto target = accepted_;
+  if (done_ >= target) return true;
+  flush_target_ = std::max(flush_target_, target);
+  wake_.notify_one();
+  return settled_.wait_for(lock, timeout, [&] { return done_ >= target; });
+}
+
+ledger_stats ledger_writer::stats() const {
+  ledger_stats out;
+  out.written = written_.load();
+  out.batches = batches_.load();
+  out.dropped = dropped_.load();
+  out.rejected = rejected_.load();
+  out.failures = failures_.load();
+  std::lock_guard lock(mutex_);
+  out.appended = accepted_;
+  out.pending = accepted_ - done_;
+  out.last_error = last_error_;
+  return out;
+}
+
+std::optional<store::db_error> ledger_writer::write_batch() {
+  auto e = insert_transaction(*db_, batch_, rows_per_statement_, insert_sql_);
+  if (!e) {
+    written_.fetch_add(batch_.size());
+    batches_.fetch_add(1);
+    return std::nullopt;
+  }
+  if (!e->constraint) return e;
+  // A row the database refuses (never expected: the table has no constraint but the id) must not
+  // block the others forever: write them one by one, leaving out the refused ones.
+  spdlog::error("ledger: a batch of {} rows was refused ({}); writing them one by one",
+                batch_.size(), e->message);
+  std::size_t i = 0;
+  for (; i < batch_.size(); ++i) {
+    auto one = insert_transaction(*db_, std::span(batch_).subspan(i, 1), 1, insert_sql(1));
+    if (!one) {
+      written_.fetch_add(1);
+      batches_.fetch_add(1);
+    } else if (one->constraint) {
+      rejected_.fetch_add(1);
+      spdlog::error("ledger: row {} (request {}) refused: {}", batch_[i].id, batch_[i].request_id,
+                    one->message);
+    } else {
+      batch_.erase(batch_.begin(), batch_.begin() + static_cast<std::ptrdiff_t>(i));
+      return one;
+    }
+  }
+  return std::nullopt;
+}
+
+void ledger_writer::run() {
+  auto next = clock::now() + options_.flush_interval;
+  auto backoff = options_.retry_initial;
+  std::optional<clock::time_point> give_up;  // set once asked to stop
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    if (batch_.empty()) {
+      wake_.wait_until(lock, next, [&] {
+        return stop_ || flush_target_ > done_ || queue_.size() >= options_.batch_size;
+      });
+      if (queue_.empty()) {
+        if (stop_) return;
+        if (clock::now() >= next) next = clock::now() + options_.flush_interval;
+        continue;
+      }
+    }
+    if (stop_ && !give_up) give_up = clock::now() + options_.shutdown_timeout;
+    next = clock::now() + options_.flush_interval;
+    // Take the whole queue; the appenders get back the emptied vector and its capacity.
+    if (batch_.empty()) {
+      batch_.swap(queue_);
+    } else {
+      std::move(queue_.begin(), queue_.end(), std::back_inserter(batch_));
+      queue_.clear();
+    }
+    held_.store(batch_.size(), std::memory_order_relaxed);
+    const std::size_t taken = batch_.size();
+    lock.unlock();
+    auto error = write_batch();
+    lock.lock();
+    if (!error) {
+      if (backoff != options_.retry_initial) spdlog::info("ledger: the store accepts rows again");
+      backoff = options_.retry_initial;
+      done_ += taken;
+      batch_.clear();
+      held_.store(0, std::memory_order_relaxed);
+      settled_.notify_all();
+      continue;
+    }
+    // Rows written one by one before a failure are settled; the rest stay in batch_, in order.
+    done_ += taken - batch_.size();
+    held_.store(batch_.size(), std::memory_order_relaxed);
+    failures_.fetch_add(1, std::memory_order_relaxed);
+    last_error_ = error->message;
+    if (give_up && clock::now() >= *give_up) {
+      spdlog::error("ledger: {} rows could not be written before shutdown: {}", batch_.size(),
+                    error->message);
+      done_ += batch_.size();
+      batch_.clear();
+      held_.store(0, std::memory_order_relaxed);
+      settled_.notify_all();
+      continue;  // the queue is empty unless append raced the destructor
+    }
+    spdlog::warn("ledger: writing {} rows failed, retrying in {} ms: {}", batch_.size(),
+                 backoff.count(), error->message);
+    const bool stopping = stop_;
+    wake_.wait_for(lock, backoff, [&] { return stop_ && !stopping; });
+    backoff = std::min(backoff * 2, options_.retry_max);
+  }
+}
+
+// ---- The usage report -----------------------------------------------------------------------
+
+std::optional<group_by> parse_group_by(std::string_view text) {
+  if (text == "key") return group_by::key;
+  if (text == "user") return group_by::user;
+  if (text == "model") return group_by::model;
+  if (text == "channel") return group_by::channel;
+  if (text == "day") return group_by::day;
+  return std::nullopt;
+}
+
+std::string format_day(std::int64_t days) {
+  // Howard Hinnant's civil_from_days.
+  days += 719468;
+  const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const std::int64_t doe = days - era * 146097;
+  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const std::int64_t mp = (5 * doy + 2) / 153;
+  const std::int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  const std::int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  const std::int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  char out[64];
+  std::snprintf(out, sizeof out, "%04lld-%02lld-%02lld", static_cast<long long>(y),
+                static_cast<long long>(m), static_cast<long long>(d));
+  return out;
+}
+
+store::result<usage_report> usage(store::connection& db, group_by by, std::int64_t from_ms,
+                                  std::int64_t to_ms, const usage_filter& filter) {
+  std::string_view group;
+  switch (by) {
+    case group_by::key:
+      group = "key_id";
+      break;
+    case group_by::user:
+      group = "user_id";
+      break;
+    case group_by::model:
+      group = "model";
+      break;
+    case group_by::channel:
+      group = "channel";
+      break;
+    case group_by::day:
+      // Integer division of BIGINTs truncates in both dialects (times are after 1970).
+      group = "at / 86400000";
+      break;
+  }
+  std::string sql = "SELECT ";
+  sql += group;
+  sql += by == group_by::key ? ", MAX(key_name)" : ", ''";
+  sql +=
+      ", COUNT(*)"
+      ", COALESCE(CAST(SUM(input_tokens) AS BIGINT), 0)"
+      ", COALESCE(CAST(SUM(cached_input_tokens) AS BIGINT), 0)"
+      ", COALESCE(CAST(SUM(cache_write_5m_tokens) AS BIGINT), 0)"
+      ", COALESCE(CAST(SUM(cache_write_1h_tokens) AS BIGINT), 0)"
+      ", COALESCE(CAST(SUM(output_tokens) AS BIGINT), 0)"
+      ", COALESCE(CAST(SUM(reasoning_tokens) AS BIGINT), 0)"
+      ", COALESCE(CAST(SUM(estimated) AS BIGINT), 0)"
+      ", COALESCE(CAST(SUM(cost_nano_usd) AS BIGINT), 0)"
+      ", COALESCE(CAST(SUM(CASE WHEN cost_nano_usd IS NULL THEN 1 ELSE 0 END) AS BIGINT), 0)"
+      " FROM ledger WHERE at >= $1 AND at < $2";
+  std::vector<store::value> params{from_ms, to_ms};
+  if (filter.key_id) {
+    params.emplace_back(*filter.key_id);
+    sql += " AND key_id = $" + std::to_string(params.size());
+  }
+  if (filter.user_id) {
+    params.emplace_back(*filter.user_id);
+    sql += " AND user_id = $" + std::to_string(params.size());
+  }
+  sql += " GROUP BY ";
+  sql += group;
+  auto rows = db.query(sql, params);
+  if (auto* e = std::get_if<store::db_error>(&rows)) return *e;
+
+  usage_report out;
+  for (const auto& r : std::get<std::vector<store::row>>(rows)) {
+    usage_group g;
+    if (!r.is_null(0)) g.group = by == group_by::day ? format_day(r.integer(0)) : r.text(0);
+    g.name = r.text(1);
+    g.requests = r.integer(2);
+    g.input_tokens = r.integer(3);
+    g.cached_input_tokens = r.integer(4);
+    g.cache_write_5m_tokens = r.integer(5);
+    g.cache_write_1h_tokens = r.integer(6);
+    g.cache_write_tokens = g.cache_write_5m_tokens + g.cache_write_1h_tokens;
+    g.output_tokens = r.integer(7);
+    g.reasoning_tokens = r.integer(8);
+    g.estimated_requests = r.integer(9);
+    g.cost_nano_usd = r.integer(10);
+    g.unknown_cost_requests = r.integer(11);
+
+    auto& t = out.total;
+    t.requests += g.requests;
+    t.input_tokens += g.input_tokens;
+    t.cached_input_tokens += g.cached_input_tokens;
+    t.cache_write_tokens += g.cache_write_tokens;
+    t.cache_write_5m_tokens += g.cache_write_5m_tokens;
+    t.cache_write_1h_tokens += g.cache_write_1h_tokens;
+    t.output_tokens += g.output_tokens;
+    t.reasoning_tokens += g.reasoning_tokens;
+    t.estimated_requests += g.estimated_requests;
+    t.cost_nano_usd += g.cost_nano_usd;
+    t.unknown_cost_requests += g.unknown_cost_requests;
+    out.data.push_back(std::move(g));
+  }
+  // NULL groups sort first in SQLite and last in PostgreSQL: order here, the same for both.
+  std::sort(out.data.begin(), out.data.end(),
+            [](const usage_group& a, const usage_group& b) { return a.group < b.group; });
+  return out;
+}
+
+}  // namespace sy::billing
