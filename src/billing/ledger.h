@@ -126,7 +126,6 @@ class ledger_writer {
   std::unique_ptr<store::connection> db_;
   const ledger_options options_;
   std::size_t rows_per_statement_;
-  std::string insert_sql_;  // an INSERT of rows_per_statement_ rows
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;     // the writer thread waits on it

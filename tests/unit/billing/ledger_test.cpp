@@ -218,6 +218,24 @@ TEST_P(ledger_store_backend, every_column_round_trips) {
   EXPECT_EQ(r[0].integer(20), 5);
 }
 
+TEST_P(ledger_store_backend, one_string_in_several_columns_and_rows) {
+  // The writer sends each distinct string of a statement once and refers to it where it recurs.
+  auto w = writer();
+  ASSERT_TRUE(w);
+  for (int k = 0; k < 3; ++k) {
+    ledger_row r = sample(k);
+    r.key_name = r.model = r.upstream_model = "same";
+    r.key_id = r.user_id = "same";
+    r.api = r.channel = "";
+    ASSERT_TRUE(w->append(r));
+  }
+  ASSERT_TRUE(w->flush());
+  auto r = rows_of(db_->query(
+      "SELECT COUNT(*) FROM ledger WHERE key_id = 'same' AND key_name = 'same' AND user_id = "
+      "'same' AND model = 'same' AND upstream_model = 'same' AND api = '' AND channel = ''"));
+  EXPECT_EQ(r.at(0).integer(0), 3);
+}
+
 TEST_P(ledger_store_backend, eight_threads_append_ten_thousand_rows) {
   auto w = writer();
   ASSERT_TRUE(w);
