@@ -193,19 +193,23 @@ ledger_writer::~ledger_writer() {
 bool ledger_writer::append(ledger_row row) {
   if (row.id.empty()) row.id = ledger_id();
   if (row.at == 0) row.at = now_ms();
+  bool accepted = false;
   bool wake = false;
   {
     std::lock_guard lock(mutex_);
-    if (queue_.size() + held_.load(std::memory_order_relaxed) >= options_.max_pending) {
-      if (dropped_.fetch_add(1, std::memory_order_relaxed) == 0) {
-        spdlog::error("ledger: {} rows wait for the store; new rows are dropped (counted)",
-                      options_.max_pending);
-      }
-      return false;
+    if (queue_.size() + held_.load(std::memory_order_relaxed) < options_.max_pending) {
+      queue_.push_back(std::move(row));
+      ++accepted_;
+      accepted = true;
+      wake = queue_.size() == options_.batch_size;
     }
-    queue_.push_back(std::move(row));
-    ++accepted_;
-    wake = queue_.size() == options_.batch_size;
+  }
+  if (!accepted) {
+    if (dropped_.fetch_add(1, std::memory_order_relaxed) == 0) {
+      spdlog::error("ledger: {} rows wait for the store; new rows are dropped (counted)",
+                    options_.max_pending);
+    }
+    return false;
   }
   if (wake) wake_.notify_one();
   return true;

@@ -527,6 +527,7 @@ TEST_P(ledger_store_backend, kill_9_loses_at_most_the_last_batch_window) {
     close(fds[0]);
     billing::ledger_options options;
     options.flush_interval = 100ms;
+    options.batch_size = 1'000'000;  // only the 100 ms timer starts a batch
     options.migrate = false;
     auto opened = ledger_writer::open(url_, options);
     if (!std::holds_alternative<std::unique_ptr<ledger_writer>>(opened)) _exit(2);
