@@ -271,6 +271,7 @@ std::optional<store::db_error> ledger_writer::write_batch() {
 void ledger_writer::run() {
   auto next = clock::now() + options_.flush_interval;
   auto backoff = options_.retry_initial;
+  bool failing = false;
   std::optional<clock::time_point> give_up;  // set once asked to stop
   std::unique_lock lock(mutex_);
   for (;;) {
@@ -299,7 +300,8 @@ void ledger_writer::run() {
     auto error = write_batch();
     lock.lock();
     if (!error) {
-      if (backoff != options_.retry_initial) spdlog::info("ledger: the store accepts rows again");
+      if (failing) spdlog::info("ledger: the store accepts rows again");
+      failing = false;
       backoff = options_.retry_initial;
       done_ += taken;
       batch_.clear();
@@ -312,6 +314,7 @@ void ledger_writer::run() {
     held_.store(batch_.size(), std::memory_order_relaxed);
     failures_.fetch_add(1, std::memory_order_relaxed);
     last_error_ = error->message;
+    failing = true;
     if (give_up && clock::now() >= *give_up) {
       spdlog::error("ledger: {} rows could not be written before shutdown: {}", batch_.size(),
                     error->message);
