@@ -1,5 +1,6 @@
 // switchyard: serve | check-config | --version | --help
 #include "app/accounts_cli.h"
+#include "billing/ledger.h"
 #include "common/crypto.h"
 #include "common/log.h"
 #include "config/config.h"
@@ -59,6 +60,7 @@ int serve(const std::string& config_path) {
   std::optional<sy::crypto::sealer> sealer;
   if (!load_sealer(sealer)) return 2;
   std::unique_ptr<sy::store::service> store;
+  std::unique_ptr<sy::billing::ledger_writer> ledger;
   std::size_t managed_keys = 0;
   if (cfg->database != "none") {
     auto opened = sy::store::service::open(cfg->database);
@@ -68,6 +70,15 @@ int serve(const std::string& config_path) {
       return 1;
     }
     store = std::move(std::get<std::unique_ptr<sy::store::service>>(opened));
+    // The ledger has a connection and a thread of its own: a burst of rows never delays key
+    // reloads or admin calls.
+    auto writer = sy::billing::ledger_writer::open(cfg->database, {});
+    if (auto* e = std::get_if<sy::store::db_error>(&writer)) {
+      std::fprintf(stderr, "switchyard: database %s: ledger: %s\n",
+                   sy::store::redact_url(cfg->database).c_str(), e->message.c_str());
+      return 1;
+    }
+    ledger = std::move(std::get<std::unique_ptr<sy::billing::ledger_writer>>(writer));
     managed_keys = store->call([](sy::store::connection& db) -> std::size_t {
       auto rows = db.query("SELECT COUNT(*) FROM api_keys");
       auto* r = std::get_if<std::vector<sy::store::row>>(&rows);
@@ -95,6 +106,7 @@ int serve(const std::string& config_path) {
     std::unique_ptr<sy::store::service>& store;
     ~stop_store() { store.reset(); }
   } stop_store_first{store};
+  srv.attach_ledger(ledger.get());
   if (store) {
     srv.attach_store(store.get(), sealer ? &*sealer : nullptr);
     if (auto e = sy::load_from_store(srv, *store, *cfg, sealer ? &*sealer : nullptr)) {
@@ -134,6 +146,7 @@ int serve(const std::string& config_path) {
                cfg->limits.drain_timeout.count());
   srv.drain(cfg->limits.drain_timeout);  // admin calls in flight finish on the store
   store.reset();
+  ledger.reset();  // every row of every request is committed before the process ends
   spdlog::info("stopped");
   sy::log::flush();
   return 0;

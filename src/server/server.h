@@ -33,6 +33,9 @@ class connection;
 namespace crypto {
 class sealer;
 }
+namespace billing {
+class ledger_writer;
+}
 
 class server;
 
@@ -121,6 +124,10 @@ class server {
   store::service* store() const { return store_; }
   const crypto::sealer* sealer() const { return sealer_; }
 
+  // Where every routed request leaves its ledger row; null with `database: none`.
+  void attach_ledger(billing::ledger_writer* ledger) { ledger_ = ledger; }
+  billing::ledger_writer* ledger() const { return ledger_; }
+
   // Shared by every worker: per-key rate limiters, kept across snapshot swaps; failed
   // authentications by client address; signatures already used.
   limiter_registry& limiters() { return limiters_; }
@@ -143,6 +150,7 @@ class server {
   replay_cache replays_;
   std::function<bool(store::connection&)> reloader_;
   store::service* store_ = nullptr;
+  billing::ledger_writer* ledger_ = nullptr;
   const crypto::sealer* sealer_ = nullptr;
   std::shared_ptr<const runtime> rt_;
   std::unique_ptr<asio::ssl::context> tls_;

@@ -1,3 +1,4 @@
+#include "billing/ledger.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "protocol/openai/errors.h"
@@ -58,15 +59,9 @@ void warn_unpriced(const std::string& channel, const std::string& model) {
       model, channel);
 }
 
-// What the request cost, when its usage is known and its model has a price.
-std::optional<double> request_cost(const request_context& ctx) {
-  const auto& u = ctx.usage;
-  if (ctx.channel.empty() || (u.prompt_tokens < 0 && u.completion_tokens < 0)) return std::nullopt;
-  auto price = ctx.rt.pricing.find(ctx.channel, ctx.upstream_model);
-  if (!price) {
-    if (ctx.upstream_protocol) warn_unpriced(ctx.channel, ctx.upstream_model);  // not the mock
-    return std::nullopt;
-  }
+// The request's usage as the pricing table counts it (OpenAI-style: cached and cache-write
+// tokens inside input, reasoning inside output).
+usage_breakdown breakdown(const usage_counts& u) {
   auto count = [](std::int64_t v) { return std::max<std::int64_t>(v, 0); };
   usage_breakdown b;
   b.input = count(u.prompt_tokens);
@@ -75,7 +70,61 @@ std::optional<double> request_cost(const request_context& ctx) {
   b.cache_write_5m = std::max<std::int64_t>(count(u.cache_write_tokens) - b.cache_write_1h, 0);
   b.output = count(u.completion_tokens);
   b.reasoning = count(u.reasoning_tokens);
-  return cost_usd(*price, b);
+  return b;
+}
+
+bool has_usage(const request_context& ctx) {
+  return ctx.usage.prompt_tokens >= 0 || ctx.usage.completion_tokens >= 0;
+}
+
+// The price of the request's model, when it has one (a warning otherwise, once per model).
+std::optional<price> request_price(const request_context& ctx) {
+  if (ctx.channel.empty()) return std::nullopt;
+  auto p = ctx.rt.pricing.find(ctx.channel, ctx.upstream_model);
+  if (!p && ctx.upstream_protocol) warn_unpriced(ctx.channel, ctx.upstream_model);  // not mock
+  return p;
+}
+
+// The request's ledger row: one per request that was routed to a channel. Token columns are
+// disjoint (input without its cached and cache-write parts, output without reasoning), so that
+// sums never count a token twice.
+void write_ledger(const request_context& ctx, int status, double duration,
+                  const std::optional<price>& p) {
+  auto* ledger = ctx.w.owner().ledger();
+  if (!ledger || ctx.channel.empty()) return;
+  const auto b = breakdown(ctx.usage);
+  billing::ledger_row row;
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  row.at = now_ms - static_cast<std::int64_t>(duration * 1000);  // when the request came
+  row.request_id = ctx.request_id;
+  if (ctx.key) {
+    if (ctx.key->managed) row.key_id = ctx.key->id;
+    row.key_name = ctx.key->name;
+    row.user_id = ctx.key->user_id;
+  }
+  row.api = std::string(ir::to_string(ctx.client_protocol));
+  row.model = ctx.model;
+  row.channel = ctx.channel;
+  row.upstream_model = ctx.upstream_model;
+  row.cached_input_tokens = std::min(b.cached_input, b.input);
+  row.cache_write_5m_tokens = std::min(b.cache_write_5m, b.input - row.cached_input_tokens);
+  row.cache_write_1h_tokens =
+      std::min(b.cache_write_1h, b.input - row.cached_input_tokens - row.cache_write_5m_tokens);
+  row.input_tokens =
+      b.input - row.cached_input_tokens - row.cache_write_5m_tokens - row.cache_write_1h_tokens;
+  row.reasoning_tokens = std::min(b.reasoning, b.output);
+  row.output_tokens = b.output - row.reasoning_tokens;
+  row.estimated = false;
+  if (p && has_usage(ctx)) row.cost_nano_usd = cost_nano_usd(*p, b);
+  if (p && !has_usage(ctx) && !ctx.first_byte) row.cost_nano_usd = 0;  // never reached upstream
+  row.status = status;
+  row.duration_ms = static_cast<std::int64_t>(duration * 1000);
+  if (ctx.first_byte) {
+    row.ttfb_ms = static_cast<std::int64_t>(seconds_between(ctx.start, *ctx.first_byte) * 1000);
+  }
+  ledger->append(std::move(row));
 }
 
 // The logging phase: every request ends here, failed or not.
@@ -100,6 +149,8 @@ void finish(request_context& ctx) {
   // names cannot grow the series without bound.
   ctx.w.metrics().record(ctx.channel.empty() ? std::string_view() : std::string_view(ctx.model),
                          ctx.channel, status, duration);
+  const auto p = request_price(ctx);
+  write_ledger(ctx, status, duration, p);
   auto* log = log::access();
   if (!log) return;
   std::string line;
@@ -150,10 +201,10 @@ void finish(request_context& ctx) {
         std::pair{R"(,"reasoning_tokens":)", ctx.usage.reasoning_tokens}}) {
     if (value > 0) fmt::format_to(out, "{}{}", name, value);
   }
-  if (ctx.usage.prompt_tokens >= 0 || ctx.usage.completion_tokens >= 0) {
-    if (auto cost = request_cost(ctx)) {
+  if (has_usage(ctx) && !ctx.channel.empty()) {
+    if (auto cost = p ? cost_usd(*p, breakdown(ctx.usage)) : std::nullopt) {
       fmt::format_to(out, R"(,"cost_usd":{:.9f})", *cost);
-    } else if (!ctx.channel.empty()) {
+    } else {
       line += R"(,"cost_usd":null)";
     }
   }

@@ -1,5 +1,6 @@
 // The cost of a request, from its usage and the pricing table, in the access log.
 #include "common/log.h"
+#include "store/service.h"
 #include "support/fake_upstream.h"
 #include "support/gateway.h"
 
@@ -73,6 +74,67 @@ keys:
   // No price: recorded as unknown, never as zero.
   EXPECT_NE(text.find(R"("cost_usd":null)"), std::string::npos) << text;
   EXPECT_EQ(text.find(R"("cost_usd":0.000000000)"), std::string::npos) << text;
+}
+
+TEST(cost, every_routed_request_leaves_one_ledger_row) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "sy-ledger-XXXXXX").string();
+  const std::filesystem::path dir = mkdtemp(tmpl.data());
+  {
+    fake_upstream up([](const fake_request& r, fake_responder& out) {
+      out.send(
+          200,
+          R"({"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,)"
+          R"("message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],)"
+          R"("usage":{"prompt_tokens":1000,"completion_tokens":500,"total_tokens":1500,)"
+          R"("prompt_tokens_details":{"cached_tokens":400},)"
+          R"("completion_tokens_details":{"reasoning_tokens":100}}})");
+    });
+    gateway gw("database: sqlite:" + (dir / "sy.db").string() + R"(
+pricing:
+  house-model: { input: 2.00, cached_input: 0.50, output: 8.00 }
+channels:
+  - name: up
+    type: openai
+    base_url: )" +
+               up.url() + R"(
+    api_keys: [ "sk-upstream" ]
+    models: { priced: house-model, unpriced: no-such-model }
+keys:
+  - { name: app, key: sk-app-0123456789, models: [ "*" ] }
+)");
+    http_client c(gw.port());
+    ASSERT_EQ(c.post("/v1/chat/completions", chat_body("priced"), "sk-app-0123456789").status, 200);
+    ASSERT_EQ(c.post("/v1/chat/completions", chat_body("unpriced"), "sk-app-0123456789").status,
+              200);
+    // Not routed: no row (the refusal is in the metrics and the audit log).
+    EXPECT_EQ(c.post("/v1/chat/completions", chat_body("nowhere"), "sk-app-0123456789").status,
+              404);
+    EXPECT_EQ(c.post("/v1/chat/completions", chat_body("priced"), "sk-wrong-0123456789").status,
+              401);
+    ASSERT_TRUE(gw.ledger()->flush());
+    auto rows = gw.store()->call([](store::connection& db) {
+      auto r = db.query(
+          "SELECT model, upstream_model, key_name, api, input_tokens, cached_input_tokens, "
+          "output_tokens, reasoning_tokens, cost_nano_usd, status FROM ledger ORDER BY id");
+      return std::get<std::vector<store::row>>(r);
+    });
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0].text(0), "priced");
+    EXPECT_EQ(rows[0].text(1), "house-model");
+    EXPECT_EQ(rows[0].text(2), "app");
+    EXPECT_EQ(rows[0].text(3), "openai");
+    // Disjoint columns: 600 uncached + 400 cached input, 400 output + 100 reasoning.
+    EXPECT_EQ(rows[0].integer(4), 600);
+    EXPECT_EQ(rows[0].integer(5), 400);
+    EXPECT_EQ(rows[0].integer(6), 400);
+    EXPECT_EQ(rows[0].integer(7), 100);
+    // 600 x $2 + 400 x $0.50 + 500 x $8 per million = $0.0054 = 5,400,000 nano-USD.
+    EXPECT_EQ(rows[0].integer(8), 5'400'000);
+    EXPECT_EQ(rows[0].integer(9), 200);
+    EXPECT_EQ(rows[1].text(0), "unpriced");
+    EXPECT_TRUE(rows[1].is_null(8));  // unknown, never zero
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

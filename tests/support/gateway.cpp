@@ -29,6 +29,10 @@ gateway::gateway(const std::string& yaml, const crypto::sealer* sealer) {
     if (auto* e = std::get_if<store::db_error>(&opened)) throw std::runtime_error(e->message);
     store_ = std::move(std::get<std::unique_ptr<store::service>>(opened));
     server_->attach_store(store_.get(), sealer);
+    auto writer = billing::ledger_writer::open(cfg.database, {});
+    if (auto* e = std::get_if<store::db_error>(&writer)) throw std::runtime_error(e->message);
+    ledger_ = std::move(std::get<std::unique_ptr<billing::ledger_writer>>(writer));
+    server_->attach_ledger(ledger_.get());
     if (auto e = load_from_store(*server_, *store_, cfg, sealer)) {
       throw std::runtime_error(e->message);
     }

@@ -2,6 +2,7 @@
 // HTTP client to talk to it.
 #pragma once
 
+#include "billing/ledger.h"
 #include "config/config.h"
 #include "server/runtime.h"
 #include "server/server.h"
@@ -30,10 +31,12 @@ class gateway {
   unsigned short port() const { return server_->port(); }
   server& srv() { return *server_; }
   store::service* store() { return store_.get(); }
+  billing::ledger_writer* ledger() { return ledger_.get(); }
   void drain(std::chrono::milliseconds timeout) { server_->drain(timeout); }
 
  private:
   std::unique_ptr<store::service> store_;
+  std::unique_ptr<billing::ledger_writer> ledger_;
   std::unique_ptr<server> server_;
 };
 
