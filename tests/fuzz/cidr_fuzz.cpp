@@ -59,7 +59,9 @@ reference_range normalize(const ip::address& a, int prefix) {
   return r;
 }
 
-bool bit(const std::array<unsigned char, 16>& b, int i) { return (b[i / 8] >> (7 - i % 8)) & 1; }
+bool bit(const std::array<unsigned char, 16>& b, int i) {
+  return (b[i / 8] >> (7 - i % 8)) & 1;
+}
 
 bool reference_contains(const reference_range& range, const ip::address& client) {
   auto c = normalize(client, client.is_v4() ? 32 : 128);
@@ -165,7 +167,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::array<unsigned char, 16> bytes{};
     for (int i = 0; i < 16; i += 8) {
       auto r = rng.next();
-      for (int j = 0; j < 8; ++j) bytes[i + j] = static_cast<unsigned char>(r >> (8 * j));
+      for (int j = 0; j < 8; ++j)
+        bytes[i + j] = static_cast<unsigned char>(r >> (8 * j));
     }
     if (round % 2 == 1) {
       // Copy the network's prefix, then flip one bit at or after it (or none).
