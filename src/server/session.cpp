@@ -47,8 +47,11 @@ double seconds_between(clock::time_point a, clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
-// Says once per channel and model (up to a bound) that a model has no price.
+// Says once per channel and model (up to a bound) that a model has no price. Each worker thread
+// remembers what it has seen, so an unpriced model served all day takes no lock per request.
 void warn_unpriced(const std::string& channel, const std::string& model) {
+  thread_local std::set<std::pair<std::string, std::string>, std::less<>> seen_here;
+  if (seen_here.size() < 1000 && !seen_here.emplace(channel, model).second) return;
   static std::mutex mutex;
   static std::set<std::pair<std::string, std::string>> seen;
   std::lock_guard lock(mutex);
@@ -78,8 +81,9 @@ bool has_usage(const request_context& ctx) {
 }
 
 // The price of the request's model, when it has one (a warning otherwise, once per model).
+// Looked up only when a ledger row or an access-log line will use it.
 std::optional<price> request_price(const request_context& ctx) {
-  if (ctx.channel.empty()) return std::nullopt;
+  if (ctx.channel.empty() || (!ctx.w.owner().ledger() && !log::access())) return std::nullopt;
   auto p = ctx.rt.pricing.find(ctx.channel, ctx.upstream_model);
   if (!p && ctx.upstream_protocol) warn_unpriced(ctx.channel, ctx.upstream_model);  // not mock
   return p;
