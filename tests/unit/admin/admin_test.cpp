@@ -2,6 +2,8 @@
 // entry store_postgres (the suite's name ends in "store_backend" for that).
 #include "admin/admin.h"
 
+#include "admin_fixture.h"
+
 #include "../store/store_fixture.h"
 #include "admin/admin_internal.h"
 #include "common/crypto.h"
@@ -33,29 +35,6 @@ crypto::sealer test_sealer() {
   return std::get<crypto::sealer>(std::move(made));
 }
 
-struct answer {
-  unsigned status = 0;
-  json::value body;
-  std::string text;
-
-  const json::object& obj() const { return body.as_object(); }
-  std::string str(std::string_view name) const {
-    const auto* v = obj().if_contains(name);
-    return v && v->is_string() ? std::string(v->get_string()) : std::string();
-  }
-  std::string error_code() const {
-    const auto* e = obj().if_contains("error");
-    return e ? std::string(e->at("code").as_string()) : std::string();
-  }
-  std::string error_field() const {
-    const auto* e = obj().if_contains("error");
-    if (!e) return "<no error>";
-    const auto* f = e->as_object().if_contains("field");
-    return f ? std::string(f->as_string()) : std::string("<no field>");
-  }
-  const json::array& data() const { return obj().at("data").as_array(); }
-};
-
 class admin_store_backend : public store_backend {
  protected:
   void SetUp() override {
@@ -73,14 +52,7 @@ class admin_store_backend : public store_backend {
               std::string query = "") {
     auto r = admin::handle({std::move(method), std::move(path), std::move(query), std::move(body)},
                            who, *env_);
-    answer out;
-    out.status = r.status;
-    out.text = r.body;
-    boost::system::error_code ec;
-    out.body = json::parse(r.body, ec);
-    EXPECT_FALSE(ec) << "not JSON: " << r.body;
-    EXPECT_TRUE(out.body.is_object()) << r.body;
-    if (!out.body.is_object()) out.body = json::object{};
+    auto out = answer_of(r);
     answers_.push_back(r.body);
     return out;
   }

@@ -28,15 +28,6 @@ using namespace std::chrono_literals;
 using billing::ledger_row;
 using billing::ledger_writer;
 
-template <class T>
-T ok(store::result<T> r) {
-  if (auto* e = std::get_if<store::db_error>(&r)) {
-    ADD_FAILURE() << e->message;
-    return T{};
-  }
-  return std::move(std::get<T>(r));
-}
-
 // Row number k of a test: every column derived from k, so sums can be computed here.
 ledger_row sample(std::int64_t k) {
   ledger_row r;

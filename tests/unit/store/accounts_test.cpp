@@ -15,15 +15,6 @@ namespace sy::test {
 namespace {
 
 template <class T>
-T ok(store::result<T> r) {
-  if (auto* e = std::get_if<store::db_error>(&r)) {
-    ADD_FAILURE() << e->message;
-    return T{};
-  }
-  return std::move(std::get<T>(r));
-}
-
-template <class T>
 bool is_client_error(const store::result<T>& r) {
   auto* e = std::get_if<store::db_error>(&r);
   return e && e->constraint;

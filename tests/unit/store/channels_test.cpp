@@ -23,15 +23,6 @@ namespace {
 using namespace std::chrono_literals;
 
 template <class T>
-T ok(store::result<T> r) {
-  if (auto* e = std::get_if<store::db_error>(&r)) {
-    ADD_FAILURE() << e->message;
-    return T{};
-  }
-  return std::move(std::get<T>(r));
-}
-
-template <class T>
 std::string error_of(const store::result<T>& r) {
   auto* e = std::get_if<store::db_error>(&r);
   if (!e) {

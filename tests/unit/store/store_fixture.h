@@ -39,6 +39,16 @@ inline std::vector<store::row> rows_of(store::result<std::vector<store::row>> r)
   return std::get<std::vector<store::row>>(r);
 }
 
+// The value of a store call that must succeed (a test failure, and T{}, otherwise).
+template <class T>
+T ok(store::result<T> r) {
+  if (auto* e = std::get_if<store::db_error>(&r)) {
+    ADD_FAILURE() << e->message;
+    return T{};
+  }
+  return std::move(std::get<T>(r));
+}
+
 inline std::string postgres_url() {
   const char* url = std::getenv("SY_TEST_POSTGRES_URL");
   return url ? url : "";
