@@ -138,10 +138,9 @@ void finish(request_context& ctx) {
     // The tokens charged at admission were an estimate: the books take what was used. Without a
     // usage report, a request the gateway refused before any upstream answered used none; one
     // the upstream answered without usage keeps its estimate.
-    const auto& u = ctx.usage;
-    if (u.prompt_tokens >= 0 || u.completion_tokens >= 0) {
-      ctx.ticket.settle(std::max<std::int64_t>(u.prompt_tokens, 0) +
-                        std::max<std::int64_t>(u.completion_tokens, 0));
+    if (has_usage(ctx)) {
+      const auto b = breakdown(ctx.usage);
+      ctx.ticket.settle(b.input + b.output);
     } else if (!ctx.first_byte) {
       ctx.ticket.settle(0);
     }
