@@ -3,6 +3,7 @@
 #include "admin/admin.h"
 
 #include "admin/admin_internal.h"
+#include "common/json_text.h"
 
 #include <spdlog/spdlog.h>
 
@@ -12,7 +13,7 @@ namespace sy::admin {
 namespace detail {
 
 response json_response(unsigned status, const boost::json::value& body) {
-  return response{status, boost::json::serialize(body)};
+  return response{status, json::to_text(body)};
 }
 
 response bad_request(const invalid& why) {
@@ -34,7 +35,7 @@ std::optional<store::db_error> audit(call& c, std::string_view action, std::stri
   row.target = std::string(target);
   row.client_ip = c.who.client_ip;
   row.result = std::string(result);
-  row.changes = boost::json::serialize(changes);
+  row.changes = json::to_text(changes);
   auto appended = c.accounts.append_audit(std::move(row));
   if (auto* e = std::get_if<store::db_error>(&appended)) return *e;
   return std::nullopt;

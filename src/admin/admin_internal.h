@@ -116,6 +116,14 @@ std::optional<invalid> read_bool(const boost::json::value& v, std::string_view f
 // A positive integer (limits: rpm, tpm, max_concurrency).
 std::optional<invalid> read_positive(const boost::json::value& v, std::string_view field,
                                      std::int64_t& out);
+// A spend limit in USD: a non-negative number or decimal string with at most 9 decimal places,
+// at most 1e9; null clears it (out = nullopt).
+std::optional<invalid> read_budget_usd(const boost::json::value& v,
+                                       std::optional<std::int64_t>& out);
+// day | month | total.
+std::optional<invalid> read_budget_period(const boost::json::value& v, std::string& out);
+// nano-USD as a JSON number of USD (null when there is no limit).
+boost::json::value usd_or_null(const std::optional<std::int64_t>& nano);
 // A non-empty list of non-empty glob patterns.
 std::optional<invalid> read_models(const boost::json::value& v, std::vector<std::string>& out);
 // A list of CIDRs ("10.0.0.0/8", "2001:db8::/32"; a bare address is one host), in canonical form

@@ -3,8 +3,10 @@
 #include "admin/admin_internal.h"
 
 #include "auth/cidr.h"
+#include "billing/budget.h"
 
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 
 namespace sy::admin::detail {
@@ -187,6 +189,8 @@ boost::json::object user_json(const store::user_row& u) {
   out["role"] = u.role;
   out["models"] = string_array(u.models);
   out["enabled"] = u.enabled;
+  out["budget_usd"] = usd_or_null(u.budget_nano_usd);
+  out["budget_period"] = u.budget_period;
   out["created_at"] = format_time(u.created_at);
   return out;
 }
@@ -210,6 +214,8 @@ boost::json::object key_json(const store::key_row& k) {
   out["max_concurrency"] = integer_or_null(k.max_concurrency);
   out["allowed_ips"] = string_array(k.allowed_ips);
   out["require_signature"] = k.signing_secret.has_value();
+  out["budget_usd"] = usd_or_null(k.budget_nano_usd);
+  out["budget_period"] = k.budget_period;
   boost::system::error_code ec;
   auto metadata = boost::json::parse(k.metadata, ec);
   if (ec || !metadata.is_object()) metadata = boost::json::object{};
@@ -276,6 +282,48 @@ std::optional<invalid> read_positive(const boost::json::value& v, std::string_vi
   if (!n || *n < 1) return wrong(field, std::string(field) + " must be a positive integer");
   out = *n;
   return std::nullopt;
+}
+
+std::optional<invalid> read_budget_usd(const boost::json::value& v,
+                                       std::optional<std::int64_t>& out) {
+  static constexpr char message[] =
+      "budget_usd must be a non-negative amount of USD (at most 9 decimal places) or null";
+  if (v.is_null()) {
+    out.reset();
+    return std::nullopt;
+  }
+  std::string text;
+  if (v.is_string()) {
+    text = v.get_string();
+  } else if (v.is_int64() || v.is_uint64()) {
+    text = boost::json::serialize(v);
+  } else if (v.is_double() && std::isfinite(v.get_double())) {
+    // The shortest text that reads back as the same double: what the client wrote ("0.1").
+    char buf[64];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v.get_double(), std::chars_format::fixed);
+    if (ec != std::errc()) return wrong("budget_usd", message);
+    text.assign(buf, end);
+  } else {
+    return wrong("budget_usd", message);
+  }
+  auto nano = billing::parse_usd_to_nano(text);
+  if (!nano) return wrong("budget_usd", message);
+  out = *nano;
+  return std::nullopt;
+}
+
+std::optional<invalid> read_budget_period(const boost::json::value& v, std::string& out) {
+  if (!v.is_string() || !billing::parse_budget_period(v.get_string())) {
+    return wrong("budget_period", "budget_period must be one of day, month, total");
+  }
+  out = v.get_string();
+  return std::nullopt;
+}
+
+boost::json::value usd_or_null(const std::optional<std::int64_t>& nano) {
+  if (!nano) return nullptr;
+  if (*nano % 1'000'000'000 == 0) return *nano / 1'000'000'000;
+  return static_cast<double>(*nano) / 1e9;
 }
 
 std::optional<invalid> read_models(const boost::json::value& v, std::vector<std::string>& out) {

@@ -92,9 +92,9 @@ response create_key(call& c) {
   auto parsed = parse_object(c.req.body, false);
   if (auto* why = std::get_if<invalid>(&parsed)) return bad_request(*why);
   const auto& body = std::get<boost::json::object>(parsed);
-  if (auto why = refuse_unknown(
-          body, {"name", "user_id", "models", "expires_at", "enabled", "rpm", "tpm",
-                 "max_concurrency", "allowed_ips", "require_signature", "metadata"})) {
+  if (auto why = refuse_unknown(body, {"name", "user_id", "models", "expires_at", "enabled", "rpm",
+                                       "tpm", "max_concurrency", "allowed_ips", "require_signature",
+                                       "metadata", "budget_usd", "budget_period"})) {
     return bad_request(*why);
   }
   store::new_key k;
@@ -136,6 +136,12 @@ response create_key(call& c) {
   }
   if (const auto* v = body.if_contains("metadata")) {
     if (auto why = read_metadata(*v, k.metadata)) return bad_request(*why);
+  }
+  if (const auto* v = body.if_contains("budget_usd")) {
+    if (auto why = read_budget_usd(*v, k.budget_nano_usd)) return bad_request(*why);
+  }
+  if (const auto* v = body.if_contains("budget_period")) {
+    if (auto why = read_budget_period(*v, k.budget_period)) return bad_request(*why);
   }
   if (require_signature && !c.env.sealer) return secret_key_required();
 
@@ -232,7 +238,7 @@ response update_key(call& c, const std::string& id) {
   }
   if (auto why = refuse_unknown(
           body, {"name", "models", "expires_at", "enabled", "rpm", "tpm", "max_concurrency",
-                 "allowed_ips", "require_signature", "metadata"})) {
+                 "allowed_ips", "require_signature", "metadata", "budget_usd", "budget_period"})) {
     return bad_request(*why);
   }
   if (body.empty()) return bad_request({"", "the body sets no field"});
@@ -297,6 +303,17 @@ response update_key(call& c, const std::string& id) {
     if (auto why = read_metadata(*v, metadata)) return bad_request(*why);
     changes["metadata"] = *v;
     patch.metadata = std::move(metadata);
+  }
+  if (const auto* v = body.if_contains("budget_usd")) {
+    auto& set = patch.budget_nano_usd.emplace();
+    if (auto why = read_budget_usd(*v, set)) return bad_request(*why);
+    changes["budget_usd"] = usd_or_null(set);
+  }
+  if (const auto* v = body.if_contains("budget_period")) {
+    std::string period;
+    if (auto why = read_budget_period(*v, period)) return bad_request(*why);
+    changes["budget_period"] = period;
+    patch.budget_period = std::move(period);
   }
   if (require_signature.value_or(false) && !c.env.sealer) return secret_key_required();
 

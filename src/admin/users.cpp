@@ -35,7 +35,8 @@ response create_user(call& c) {
   auto parsed = parse_object(c.req.body, false);
   if (auto* why = std::get_if<invalid>(&parsed)) return bad_request(*why);
   const auto& body = std::get<boost::json::object>(parsed);
-  if (auto why = refuse_unknown(body, {"name", "email", "role", "models", "enabled"})) {
+  if (auto why = refuse_unknown(
+          body, {"name", "email", "role", "models", "enabled", "budget_usd", "budget_period"})) {
     return bad_request(*why);
   }
   store::new_user u;
@@ -56,6 +57,12 @@ response create_user(call& c) {
   if (const auto* enabled = body.if_contains("enabled")) {
     if (auto why = read_bool(*enabled, "enabled", u.enabled)) return bad_request(*why);
   }
+  if (const auto* v = body.if_contains("budget_usd")) {
+    if (auto why = read_budget_usd(*v, u.budget_nano_usd)) return bad_request(*why);
+  }
+  if (const auto* v = body.if_contains("budget_period")) {
+    if (auto why = read_budget_period(*v, u.budget_period)) return bad_request(*why);
+  }
   return in_transaction(c, [&]() -> store::result<response> {
     auto created = c.accounts.create_user(u);
     if (auto* e = std::get_if<store::db_error>(&created)) return *e;
@@ -64,7 +71,9 @@ response create_user(call& c) {
                                 {"email", nullable_json(row.email)},
                                 {"role", row.role},
                                 {"models", string_array(row.models)},
-                                {"enabled", row.enabled}};
+                                {"enabled", row.enabled},
+                                {"budget_usd", usd_or_null(row.budget_nano_usd)},
+                                {"budget_period", row.budget_period}};
     if (auto e = audit(c, "user.create", row.id, "ok", changes)) return *e;
     return json_response(201, user_json(row));
   });
@@ -113,7 +122,8 @@ response update_user(call& c, const std::string& id) {
   auto parsed = parse_object(c.req.body, false);
   if (auto* why = std::get_if<invalid>(&parsed)) return bad_request(*why);
   const auto& body = std::get<boost::json::object>(parsed);
-  if (auto why = refuse_unknown(body, {"name", "email", "role", "models", "enabled"})) {
+  if (auto why = refuse_unknown(
+          body, {"name", "email", "role", "models", "enabled", "budget_usd", "budget_period"})) {
     return bad_request(*why);
   }
   if (body.empty()) return bad_request({"", "the body sets no field"});
@@ -152,6 +162,17 @@ response update_user(call& c, const std::string& id) {
     if (auto why = read_bool(*v, "enabled", enabled)) return bad_request(*why);
     changes["enabled"] = enabled;
     patch.enabled = enabled;
+  }
+  if (const auto* v = body.if_contains("budget_usd")) {
+    auto& set = patch.budget_nano_usd.emplace();
+    if (auto why = read_budget_usd(*v, set)) return bad_request(*why);
+    changes["budget_usd"] = usd_or_null(set);
+  }
+  if (const auto* v = body.if_contains("budget_period")) {
+    std::string period;
+    if (auto why = read_budget_period(*v, period)) return bad_request(*why);
+    changes["budget_period"] = period;
+    patch.budget_period = std::move(period);
   }
   return in_transaction(c, [&]() -> store::result<response> {
     auto updated = c.accounts.update_user(id, patch);

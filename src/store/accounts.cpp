@@ -19,11 +19,12 @@ namespace {
 
 using rows = std::vector<row>;
 
-constexpr std::string_view user_columns = "id, name, email, role, models, enabled, created_at";
+constexpr std::string_view user_columns =
+    "id, name, email, role, models, enabled, created_at, budget_nano_usd, budget_period";
 constexpr std::string_view key_columns =
     "id, name, user_id, prefix, key_hash, previous_hash, previous_until, models, expires_at, "
     "enabled, revoked_at, rpm, tpm, max_concurrency, allowed_ips, signing_secret, metadata, "
-    "created_at, updated_at";
+    "created_at, updated_at, budget_nano_usd, budget_period";
 constexpr std::string_view audit_columns =
     "id, at, actor, role, action, target, client_ip, result, changes";
 
@@ -61,6 +62,10 @@ bool valid_role(const std::string& role) {
   return role == "admin" || role == "developer" || role == "viewer";
 }
 
+bool valid_period(const std::string& period) {
+  return period == "day" || period == "month" || period == "total";
+}
+
 template <class T>
 value to_value(const std::optional<T>& v) {
   if (!v) return std::monostate{};
@@ -85,6 +90,8 @@ user_row user_from(const row& r) {
   u.models = list_column(r.text(4));
   u.enabled = r.integer(5) != 0;
   u.created_at = r.integer(6);
+  u.budget_nano_usd = opt_integer(r, 7);
+  u.budget_period = r.text(8);
   return u;
 }
 
@@ -109,6 +116,8 @@ key_row key_from(const row& r) {
   k.metadata = r.text(16);
   k.created_at = r.integer(17);
   k.updated_at = r.integer(18);
+  k.budget_nano_usd = opt_integer(r, 19);
+  k.budget_period = r.text(20);
   return k;
 }
 
@@ -213,14 +222,19 @@ std::int64_t accounts::now() const {
 
 result<user_row> accounts::create_user(const new_user& u) {
   if (!valid_role(u.role)) return client_error("role must be admin, developer or viewer");
+  if (!valid_period(u.budget_period))
+    return client_error("budget_period must be day, month or total");
   auto id = random_id("usr_");
   if (auto* e = std::get_if<db_error>(&id)) return *e;
-  user_row out{std::get<std::string>(id), u.name, u.email, u.role, u.models, u.enabled, now()};
+  user_row out{
+      std::get<std::string>(id), u.name,         u.email, u.role, u.models, u.enabled, now(),
+      u.budget_nano_usd,         u.budget_period};
   auto inserted = db_.query(
-      "INSERT INTO users (id, name, email, role, models, enabled, created_at) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+      "INSERT INTO users (id, name, email, role, models, enabled, created_at, budget_nano_usd, "
+      "budget_period) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
       {out.id, out.name, to_value(out.email), out.role, encode_list(out.models),
-       std::int64_t{out.enabled ? 1 : 0}, out.created_at});
+       std::int64_t{out.enabled ? 1 : 0}, out.created_at, to_value(out.budget_nano_usd),
+       out.budget_period});
   if (auto* e = std::get_if<db_error>(&inserted)) return *e;
   if (auto e = bump_revision(db_)) return *e;
   return out;
@@ -256,6 +270,9 @@ result<std::optional<user_row>> accounts::update_user(const std::string& id,
   if (patch.role && !valid_role(*patch.role)) {
     return client_error("role must be admin, developer or viewer");
   }
+  if (patch.budget_period && !valid_period(*patch.budget_period)) {
+    return client_error("budget_period must be day, month or total");
+  }
   statement_parts set;
   set.params.push_back(id);
   if (patch.name) set.set("name", *patch.name);
@@ -263,6 +280,8 @@ result<std::optional<user_row>> accounts::update_user(const std::string& id,
   if (patch.role) set.set("role", *patch.role);
   if (patch.models) set.set("models", encode_list(*patch.models));
   if (patch.enabled) set.set("enabled", std::int64_t{*patch.enabled ? 1 : 0});
+  if (patch.budget_nano_usd) set.set("budget_nano_usd", to_value(*patch.budget_nano_usd));
+  if (patch.budget_period) set.set("budget_period", *patch.budget_period);
   if (set.text.empty()) return fetch_user(id);
   auto updated = db_.query(
       cat({"UPDATE users SET ", set.text, " WHERE id = $1 RETURNING ", user_columns}), set.params);
@@ -277,6 +296,8 @@ result<std::optional<user_row>> accounts::update_user(const std::string& id,
 
 result<created_key> accounts::create_key(const new_key& k) {
   if (!is_json_object(k.metadata)) return client_error("metadata must be a JSON object");
+  if (!valid_period(k.budget_period))
+    return client_error("budget_period must be day, month or total");
   auto id = random_id("key_");
   if (auto* e = std::get_if<db_error>(&id)) return *e;
   auto secret = generate_secret();
@@ -298,15 +319,19 @@ result<created_key> accounts::create_key(const new_key& k) {
   row.allowed_ips = k.allowed_ips;
   row.signing_secret = k.signing_secret;
   row.metadata = k.metadata;
+  row.budget_nano_usd = k.budget_nano_usd;
+  row.budget_period = k.budget_period;
   row.created_at = row.updated_at = now();
   auto inserted = db_.query(
       "INSERT INTO api_keys (id, name, user_id, prefix, key_hash, models, expires_at, enabled, "
-      "rpm, tpm, max_concurrency, allowed_ips, signing_secret, metadata, created_at, updated_at) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+      "rpm, tpm, max_concurrency, allowed_ips, signing_secret, metadata, created_at, updated_at, "
+      "budget_nano_usd, budget_period) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
       {row.id, row.name, to_value(row.user_id), row.prefix, row.key_hash, encode_list(row.models),
        to_value(row.expires_at), std::int64_t{row.enabled ? 1 : 0}, to_value(row.rpm),
        to_value(row.tpm), to_value(row.max_concurrency), encode_list(row.allowed_ips),
-       to_value(row.signing_secret), row.metadata, row.created_at, row.updated_at});
+       to_value(row.signing_secret), row.metadata, row.created_at, row.updated_at,
+       to_value(row.budget_nano_usd), row.budget_period});
   if (auto* e = std::get_if<db_error>(&inserted)) return *e;
   if (auto e = bump_revision(db_)) return *e;
   return out;
@@ -343,6 +368,9 @@ result<std::optional<key_row>> accounts::update_key(const std::string& id, const
   if (patch.metadata && !is_json_object(*patch.metadata)) {
     return client_error("metadata must be a JSON object");
   }
+  if (patch.budget_period && !valid_period(*patch.budget_period)) {
+    return client_error("budget_period must be day, month or total");
+  }
   statement_parts set;
   set.params.push_back(id);
   if (patch.name) set.set("name", *patch.name);
@@ -355,6 +383,8 @@ result<std::optional<key_row>> accounts::update_key(const std::string& id, const
   if (patch.allowed_ips) set.set("allowed_ips", encode_list(*patch.allowed_ips));
   if (patch.signing_secret) set.set("signing_secret", to_value(*patch.signing_secret));
   if (patch.metadata) set.set("metadata", *patch.metadata);
+  if (patch.budget_nano_usd) set.set("budget_nano_usd", to_value(*patch.budget_nano_usd));
+  if (patch.budget_period) set.set("budget_period", *patch.budget_period);
   if (set.text.empty()) return fetch_key(id);
   set.set("updated_at", now());
   auto updated =

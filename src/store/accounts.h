@@ -33,7 +33,9 @@ struct user_row {
   std::string role;                      // admin | developer | viewer
   std::vector<std::string> models{"*"};  // globs bounding every key the user owns
   bool enabled = true;
-  std::int64_t created_at = 0;  // unix seconds
+  std::int64_t created_at = 0;                  // unix seconds
+  std::optional<std::int64_t> budget_nano_usd;  // a spend limit (billing/budget.h); none: no limit
+  std::string budget_period = "total";          // day | month | total
 };
 
 struct new_user {
@@ -42,6 +44,8 @@ struct new_user {
   std::string role;
   std::vector<std::string> models{"*"};
   bool enabled = true;
+  std::optional<std::int64_t> budget_nano_usd;
+  std::string budget_period = "total";
 };
 
 struct user_patch {
@@ -50,6 +54,8 @@ struct user_patch {
   std::optional<std::string> role;
   std::optional<std::vector<std::string>> models;
   std::optional<bool> enabled;
+  nullable<std::int64_t> budget_nano_usd;
+  std::optional<std::string> budget_period;
 };
 
 struct key_row {
@@ -72,6 +78,8 @@ struct key_row {
   std::string metadata = "{}";  // a JSON object
   std::int64_t created_at = 0;
   std::int64_t updated_at = 0;
+  std::optional<std::int64_t> budget_nano_usd;  // a spend limit (billing/budget.h); none: no limit
+  std::string budget_period = "total";          // day | month | total
 };
 
 struct new_key {
@@ -86,6 +94,8 @@ struct new_key {
   std::vector<std::string> allowed_ips;
   std::optional<std::string> signing_secret;
   std::string metadata = "{}";
+  std::optional<std::int64_t> budget_nano_usd;
+  std::string budget_period = "total";
 };
 
 struct key_patch {
@@ -99,6 +109,8 @@ struct key_patch {
   std::optional<std::vector<std::string>> allowed_ips;
   nullable<std::string> signing_secret;
   std::optional<std::string> metadata;
+  nullable<std::int64_t> budget_nano_usd;
+  std::optional<std::string> budget_period;
 };
 
 struct created_key {

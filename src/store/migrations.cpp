@@ -98,6 +98,13 @@ CREATE INDEX ledger_at ON ledger (at);
 CREATE INDEX ledger_key_at ON ledger (key_id, at);
 CREATE INDEX ledger_user_at ON ledger (user_id, at);
 )sql"},
+      // Spend budgets (billing/budget.h): a limit in nano-USD (NULL: none) over a period.
+      {4, "budgets", R"sql(
+ALTER TABLE users ADD COLUMN budget_nano_usd BIGINT;
+ALTER TABLE users ADD COLUMN budget_period TEXT NOT NULL DEFAULT 'total';
+ALTER TABLE api_keys ADD COLUMN budget_nano_usd BIGINT;
+ALTER TABLE api_keys ADD COLUMN budget_period TEXT NOT NULL DEFAULT 'total';
+)sql"},
   };
   return list;
 }

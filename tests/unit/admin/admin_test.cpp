@@ -310,9 +310,9 @@ TEST_P(admin_store_backend, lists_of_the_other_roles_hold_only_their_own_things)
 // ---- users
 
 TEST_P(admin_store_backend, users_are_created_read_listed_and_updated) {
-  auto a =
-      call(master_, "POST", "/admin/users",
-           R"({"name":"Ada","email":"ada@example.com","role":"developer","models":["gpt-*"]})");
+  auto a = call(master_, "POST", "/admin/users",
+                R"({"name":"Ada","email":"ada@example.com","role":"developer","models":["gpt-*"],)"
+                R"("budget_usd":0.1,"budget_period":"month"})");
   ASSERT_EQ(a.status, 201u) << a.text;
   const auto id = a.str("id");
   clock_ += 1;  // the audit log's order within one second is by random id
@@ -321,21 +321,28 @@ TEST_P(admin_store_backend, users_are_created_read_listed_and_updated) {
       a.body,
       json::parse(R"({"id":")" + id +
                   R"(","name":"Ada","email":"ada@example.com","role":"developer",)"
-                  R"("models":["gpt-*"],"enabled":true,"created_at":"2027-01-15T08:00:00Z"})"));
+                  R"("models":["gpt-*"],"enabled":true,"budget_usd":0.1,"budget_period":"month",)"
+                  R"("created_at":"2027-01-15T08:00:00Z"})"));
+  EXPECT_NE(a.text.find(R"("budget_usd":0.1,)"), std::string::npos) << a.text;  // not 1E-1
   EXPECT_EQ(call(master_, "GET", "/admin/users/" + id).body, a.body);
 
   auto defaults = call(master_, "POST", "/admin/users", R"({"name":"Vic","role":"viewer"})");
   EXPECT_EQ(defaults.obj().at("models"), json::parse(R"(["*"])"));
   EXPECT_TRUE(defaults.obj().at("email").is_null());
+  EXPECT_TRUE(defaults.obj().at("budget_usd").is_null());
+  EXPECT_EQ(defaults.str("budget_period"), "total");
 
   auto changed = call(master_, "PATCH", "/admin/users/" + id,
-                      R"({"role":"viewer","enabled":false,"models":["o1"],"email":null})");
+                      R"({"role":"viewer","enabled":false,"models":["o1"],"email":null,)"
+                      R"("budget_usd":null,"budget_period":"day"})");
   ASSERT_EQ(changed.status, 200u) << changed.text;
   EXPECT_EQ(changed.str("role"), "viewer");
   EXPECT_EQ(changed.obj().at("enabled"), false);
   EXPECT_EQ(changed.obj().at("models"), json::parse(R"(["o1"])"));
   EXPECT_TRUE(changed.obj().at("email").is_null());
   EXPECT_EQ(changed.str("name"), "Ada");
+  EXPECT_TRUE(changed.obj().at("budget_usd").is_null());
+  EXPECT_EQ(changed.str("budget_period"), "day");
 
   auto created = audit_rows("master", "user.create");
   ASSERT_EQ(created.size(), 2u);
@@ -343,11 +350,13 @@ TEST_P(admin_store_backend, users_are_created_read_listed_and_updated) {
   EXPECT_EQ(created[1].result, "ok");
   EXPECT_EQ(json::parse(created[1].changes),
             json::parse(R"({"name":"Ada","email":"ada@example.com","role":"developer",)"
-                        R"("models":["gpt-*"],"enabled":true})"));
+                        R"("models":["gpt-*"],"enabled":true,"budget_usd":0.1,)"
+                        R"("budget_period":"month"})"));
   auto updated = audit_rows("master", "user.update");
   ASSERT_EQ(updated.size(), 1u);
   EXPECT_EQ(json::parse(updated[0].changes),
-            json::parse(R"({"role":"viewer","enabled":false,"models":["o1"],"email":null})"));
+            json::parse(R"({"role":"viewer","enabled":false,"models":["o1"],"email":null,)"
+                        R"("budget_usd":null,"budget_period":"day"})"));
   EXPECT_EQ(updated[0].client_ip, "127.0.0.1");
 }
 
@@ -383,6 +392,10 @@ TEST_P(admin_store_backend, invalid_input_is_400_naming_the_field) {
       {"POST", "/admin/users", R"({"name":"A","role":"viewer","colour":"red"})", "", "colour"},
       {"PATCH", user, R"({})", "", ""},
       {"PATCH", user, R"({"role":"god"})", "", "role"},
+      {"PATCH", user, R"({"budget_usd":-1})", "", "budget_usd"},
+      {"PATCH", user, R"({"budget_period":"week"})", "", "budget_period"},
+      {"POST", "/admin/users", R"({"name":"A","role":"viewer","budget_usd":"1e3"})", "",
+       "budget_usd"},
       {"PATCH", user, R"({"id":"usr_x"})", "", "id"},
       {"POST", keys, R"({})", "", "name"},
       {"POST", keys, R"({"name":"k","user_id":5})", "", "user_id"},
@@ -396,6 +409,12 @@ TEST_P(admin_store_backend, invalid_input_is_400_naming_the_field) {
       {"POST", keys, R"({"name":"k","tpm":-5})", "", "tpm"},
       {"POST", keys, R"({"name":"k","max_concurrency":1.5})", "", "max_concurrency"},
       {"POST", keys, R"({"name":"k","rpm":"10"})", "", "rpm"},
+      {"POST", keys, R"({"name":"k","budget_usd":0.0000000001})", "", "budget_usd"},
+      {"POST", keys, R"({"name":"k","budget_usd":1000000001})", "", "budget_usd"},
+      {"POST", keys, R"({"name":"k","budget_usd":true})", "", "budget_usd"},
+      {"POST", keys, R"({"name":"k","budget_usd":"-0.5"})", "", "budget_usd"},
+      {"POST", keys, R"({"name":"k","budget_period":null})", "", "budget_period"},
+      {"POST", keys, R"({"name":"k","budget_period":"Month"})", "", "budget_period"},
       {"POST", keys, R"({"name":"k","allowed_ips":["10.0.0.0/33"]})", "", "allowed_ips"},
       {"POST", keys, R"({"name":"k","allowed_ips":["10.0.0.0/8","not-an-ip"]})", "", "allowed_ips"},
       {"POST", keys, R"({"name":"k","allowed_ips":["2001:db8::/129"]})", "", "allowed_ips"},
@@ -463,7 +482,8 @@ TEST_P(admin_store_backend, a_key_has_the_documented_shape) {
            R"({"name":"ci","user_id":")" + *dev.user_id +
                R"(","expires_at":"2027-06-01T00:00:00Z","rpm":60,"tpm":100000,)"
                R"("max_concurrency":4,"allowed_ips":["10.0.0.0/8","2001:db8::/32","192.0.2.1"],)"
-               R"("metadata":{"team":"ml","cost_center":42}})");
+               R"("metadata":{"team":"ml","cost_center":42},"budget_usd":"12.5",)"
+               R"("budget_period":"day"})");
   ASSERT_EQ(a.status, 201u) << a.text;
   const auto id = a.str("id");
   const auto secret = a.str("key");
@@ -478,7 +498,8 @@ TEST_P(admin_store_backend, a_key_has_the_documented_shape) {
                   R"("expires_at":"2027-06-01T00:00:00Z","enabled":true,)"
                   R"("revoked_at":null,"rpm":60,"tpm":100000,"max_concurrency":4,)"
                   R"("allowed_ips":["10.0.0.0/8","2001:db8::/32","192.0.2.1/32"],)"
-                  R"("require_signature":false,"metadata":{"team":"ml","cost_center":42},)"
+                  R"("require_signature":false,"budget_usd":12.5,"budget_period":"day",)"
+                  R"("metadata":{"team":"ml","cost_center":42},)"
                   R"("created_at":"2027-01-15T08:00:00Z","updated_at":"2027-01-15T08:00:00Z"})");
   auto shown = call(master_, "GET", "/admin/keys/" + id);
   EXPECT_EQ(shown.body, expected);

@@ -218,7 +218,7 @@ TEST_P(accounts_store_backend, keys_store_only_their_hash_and_prefix) {
     EXPECT_EQ(text.find(secret.substr(7)), std::string::npos) << "column " << c;
     EXPECT_EQ(text.find(secret.substr(20, 16)), std::string::npos) << "column " << c;
   }
-  EXPECT_EQ(columns, 19u);
+  EXPECT_EQ(columns, 21u);
 
   // A key without owner and with defaults.
   auto plain = ok(acc().create_key({.name = "plain"}));
