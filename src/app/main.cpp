@@ -114,6 +114,8 @@ int serve(const std::string& config_path) {
                    sy::store::redact_url(cfg->database).c_str(), e->message.c_str());
       return 1;
     }
+  } else {
+    sy::publish_without_store(srv, *cfg);
   }
   if (auto ec = srv.start()) {
     std::fprintf(stderr, "switchyard: cannot listen on %s:%u: %s\n", cfg->listen_host.c_str(),

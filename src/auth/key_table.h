@@ -17,6 +17,9 @@
 namespace sy {
 
 class rate_limiter;
+namespace billing {
+class budget_account;
+}
 
 struct key_record {
   std::string name;
@@ -41,6 +44,10 @@ struct key_record {
                                // it could not be opened, nothing verifies
   // The key's rate limiter (null when it has no limits): shared by every snapshot of the key.
   std::shared_ptr<rate_limiter> limiter;
+  // The key's and its owner's spend budgets (null when none), kept across snapshots like the
+  // limiter. Config-file keys may have one too.
+  std::shared_ptr<billing::budget_account> budget;
+  std::shared_ptr<billing::budget_account> user_budget;
 };
 
 using key_hash = std::array<unsigned char, 32>;

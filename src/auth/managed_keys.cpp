@@ -1,5 +1,6 @@
 #include "auth/managed_keys.h"
 
+#include "billing/budget_loader.h"
 #include "common/crypto.h"
 #include "limits/rate_limiter.h"
 
@@ -38,7 +39,8 @@ store::result<managed_accounts> load_managed_accounts(store::connection& db) {
 }
 
 void add_managed_keys(key_table& table, const managed_accounts& accounts,
-                      const crypto::sealer* sealer, limiter_registry* limiters) {
+                      const crypto::sealer* sealer, limiter_registry* limiters,
+                      billing::budget_binder* budgets) {
   std::unordered_map<std::string_view, const store::user_row*> users;
   for (const auto& u : accounts.users)
     users.emplace(u.id, &u);
@@ -54,12 +56,19 @@ void add_managed_keys(key_table& table, const managed_accounts& accounts,
     r.managed = true;
     r.id = k.id;
     r.user_id = k.user_id;
+    if (budgets) {
+      r.budget = budgets->bind("key", k.id, k.name, k.budget_nano_usd, k.budget_period);
+    }
     if (k.user_id) {
       auto it = users.find(*k.user_id);
       if (it != users.end()) {
         r.role = it->second->role;
         r.owner_models = it->second->models;
         r.owner_enabled = it->second->enabled;
+        if (budgets) {
+          const auto& u = *it->second;
+          r.user_budget = budgets->bind("user", u.id, u.name, u.budget_nano_usd, u.budget_period);
+        }
       } else {
         r.owner_enabled = false;  // an owner that vanished grants nothing
       }

@@ -11,6 +11,9 @@ namespace sy {
 namespace crypto {
 class sealer;
 }
+namespace billing {
+class budget_binder;
+}
 class limiter_registry;
 
 struct managed_accounts {
@@ -27,7 +30,9 @@ store::result<managed_accounts> load_managed_accounts(store::connection& db);
 // another one) leaves the key requiring a signature nobody can make: it fails closed.
 // Keys with limits get their limiter from `limiters` (the same one across reloads, so a reload
 // does not refill anybody's buckets); limiters of keys that no longer have limits are dropped.
+// Keys and users with a budget get their accounts from `budgets` (when given).
 void add_managed_keys(key_table& table, const managed_accounts& accounts,
-                      const crypto::sealer* sealer, limiter_registry* limiters);
+                      const crypto::sealer* sealer, limiter_registry* limiters,
+                      billing::budget_binder* budgets = nullptr);
 
 }  // namespace sy

@@ -223,6 +223,18 @@ std::int64_t cost_nano_usd(const price& p, const usage_breakdown& u) {
   return nano > max ? max : static_cast<std::int64_t>(nano);
 }
 
+std::int64_t worst_case_nano_usd(const price& p, std::int64_t input, std::int64_t output) {
+  const auto dearest_input =
+      std::max({p.input, p.cached_input.value_or(p.input), p.cache_write_5m.value_or(p.input),
+                p.cache_write_1h.value_or(p.input)});
+  const auto dearest_output = std::max(p.output, p.reasoning.value_or(p.output));
+  const __int128 pico = static_cast<__int128>(std::max<std::int64_t>(input, 0)) * dearest_input +
+                        static_cast<__int128>(std::max<std::int64_t>(output, 0)) * dearest_output;
+  const __int128 nano = (pico + 999) / 1000;  // rounded up: a reservation never falls short
+  constexpr auto max = std::numeric_limits<std::int64_t>::max();
+  return nano > max ? max : static_cast<std::int64_t>(nano);
+}
+
 std::optional<double> cost_usd(const price& p, const usage_breakdown& u) {
   // The pico-USD value converts to long double exactly below 2^64 (about USD 18 million); the
   // division then rounds in long double and once more to double.

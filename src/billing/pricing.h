@@ -49,6 +49,12 @@ __int128 cost_pico_usd(const price& p, const usage_breakdown& u);
 // INT64_MAX, about 9.2 billion USD): the integer to store and sum.
 std::int64_t cost_nano_usd(const price& p, const usage_breakdown& u);
 
+// The most a request of `input` prompt tokens and at most `output` generated tokens can cost at
+// `p`, in nano-USD rounded up: every input token at the dearest input rate (a cache write may
+// cost more than a plain read), every output token at the dearer of output and reasoning. What a
+// budget reserves before the request is sent.
+std::int64_t worst_case_nano_usd(const price& p, std::int64_t input, std::int64_t output);
+
 // The cost in USD: the exact pico-USD value divided by 1e12 (the nearest double; do not sum
 // these, sum cost_nano_usd). With an unknown price (nullopt), nullopt.
 std::optional<double> cost_usd(const price& p, const usage_breakdown& u);

@@ -16,6 +16,8 @@ const error_info& info(errc code) {
       /* rate_limited          */ {429, "requests", "rate_limit_exceeded", s::client},
       /* token_rate_limited    */ {429, "tokens", "rate_limit_exceeded", s::client},
       /* auth_blocked          */ {429, "requests", "too_many_failed_authentications", s::client},
+      /* insufficient_quota    */ {429, "insufficient_quota", "insufficient_quota", s::client},
+      /* model_not_priced      */ {403, "permission_error", "model_not_priced", s::client},
       /* model_not_found       */ {404, "invalid_request_error", "model_not_found", s::client},
       /* not_found             */ {404, "invalid_request_error", "unknown_url", s::client},
       /* method_not_allowed    */ {405, "invalid_request_error", "method_not_allowed", s::client},

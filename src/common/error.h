@@ -20,6 +20,8 @@ enum class errc {
   rate_limited,           // the key's requests per minute, or its concurrent requests
   token_rate_limited,     // the key's tokens per minute
   auth_blocked,           // too many failed authentications from this address
+  insufficient_quota,     // the key's or its user's budget cannot cover the request
+  model_not_priced,       // a key with a budget asked for a model without a price
   model_not_found,        // no channel serves this model
   not_found,              // unknown path
   method_not_allowed,     // known path, wrong method

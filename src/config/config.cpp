@@ -1,5 +1,6 @@
 #include "config/config.h"
 
+#include "billing/budget.h"
 #include "common/json.h"
 
 #include <yaml-cpp/yaml.h>
@@ -293,7 +294,7 @@ class reader {
   }
 
   key_config key(const YAML::Node& node, const std::string& path) const {
-    only_keys(node, path, {"name", "key", "models"});
+    only_keys(node, path, {"name", "key", "models", "budget_usd", "budget_period"});
     key_config k;
     if (!node["key"]) fail(node, path, "missing key 'key'");
     k.key = scalar(node["key"], path + ".key");
@@ -303,6 +304,20 @@ class reader {
     }
     k.name = node["name"] ? scalar(node["name"], path + ".name") : path;
     if (node["models"]) k.models = string_list(node["models"], path + ".models");
+    if (node["budget_usd"]) {
+      auto nano = billing::parse_usd_to_nano(scalar(node["budget_usd"], path + ".budget_usd"));
+      if (!nano) {
+        fail(node["budget_usd"], path + ".budget_usd",
+             "expected a non-negative amount of USD with at most 9 decimal places");
+      }
+      k.budget_nano_usd = *nano;
+    }
+    if (node["budget_period"]) {
+      k.budget_period = scalar(node["budget_period"], path + ".budget_period");
+      if (!billing::parse_budget_period(k.budget_period)) {
+        fail(node["budget_period"], path + ".budget_period", "expected day, month or total");
+      }
+    }
     return k;
   }
 
@@ -312,7 +327,7 @@ class reader {
     if (!root.IsDefined() || root.IsNull()) return cfg;
     only_keys(root, "",
               {"listen", "workers", "master_key", "database", "limits", "log", "media_fetch",
-               "auth_guard", "channels", "keys", "pricing", "currency"});
+               "auth_guard", "channels", "keys", "pricing", "currency", "budgets"});
     if (root["listen"]) listen(root["listen"], cfg);
     if (root["workers"]) cfg.workers = integer<unsigned>(root["workers"], "workers", 0, 1024);
     if (root["master_key"]) {
@@ -426,6 +441,14 @@ class reader {
     }
     if (root["pricing"]) cfg.pricing = pricing(root["pricing"], "pricing");
     if (root["currency"]) currency(root["currency"], cfg.currency);
+    if (root["budgets"]) {
+      only_keys(root["budgets"], "budgets", {"default_max_output_tokens"});
+      if (root["budgets"]["default_max_output_tokens"]) {
+        cfg.budgets.default_max_output_tokens =
+            integer<std::int64_t>(root["budgets"]["default_max_output_tokens"],
+                                  "budgets.default_max_output_tokens", 1, 10'000'000);
+      }
+    }
     return cfg;
   }
 

@@ -79,7 +79,16 @@ struct auth_guard_config {
 struct key_config {
   std::string name;
   std::string key;
-  std::vector<std::string> models{"*"};  // glob patterns
+  std::vector<std::string> models{"*"};         // glob patterns
+  std::optional<std::int64_t> budget_nano_usd;  // a spend limit (billing/budget.h); none: none
+  std::string budget_period = "total";          // day | month | total
+};
+
+// `budgets:`: how a request's worst case is reserved against a budget.
+struct budgets_config {
+  // The output a request that sets no max_tokens is reserved for. Its real cost is still what
+  // is billed; only the reservation (what may run concurrently) is bounded by this guess.
+  std::int64_t default_max_output_tokens = 4096;
 };
 
 struct limits_config {
@@ -118,6 +127,7 @@ struct config {
   // `pricing:`: prices that override or extend the shipped table (billing/pricing.h).
   std::vector<price_entry> pricing;
   currency_config currency;
+  budgets_config budgets;
   std::string source = "<defaults>";  // where it came from, for messages
 };
 

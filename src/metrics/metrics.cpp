@@ -57,9 +57,9 @@ registry::registry(std::size_t shards) {
 
 std::string_view to_string(refusal r) {
   static constexpr std::string_view names[] = {
-      "missing_key", "invalid_key",    "expired",           "revoked",
-      "disabled",    "ip_not_allowed", "model_not_allowed", "bad_signature",
-      "blocked_ip",  "rate_requests",  "rate_tokens",       "concurrency"};
+      "missing_key",    "invalid_key",       "expired",       "revoked",    "disabled",
+      "ip_not_allowed", "model_not_allowed", "bad_signature", "blocked_ip", "rate_requests",
+      "rate_tokens",    "concurrency",       "budget",        "unpriced"};
   static_assert(std::size(names) == static_cast<std::size_t>(refusal::count_));
   return names[static_cast<std::size_t>(r)];
 }

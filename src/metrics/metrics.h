@@ -51,6 +51,8 @@ enum class refusal {
   rate_requests,
   rate_tokens,
   concurrency,
+  budget,    // the key's or its user's budget cannot cover the request
+  unpriced,  // a key with a budget asked for a model without a price
   count_
 };
 std::string_view to_string(refusal r);

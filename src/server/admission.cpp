@@ -2,6 +2,7 @@
 
 #include "auth/auth_guard.h"
 #include "auth/replay_cache.h"
+#include "billing/budget_loader.h"
 #include "common/crypto.h"
 #include "common/json.h"
 #include "server/endpoints.h"
@@ -248,6 +249,54 @@ std::optional<refusal> authenticate(request_context& ctx) {
 std::int64_t estimate_request_tokens(std::string_view body) {
   // About four bytes of JSON per token: the prompt's share. Output is charged when it is known.
   return static_cast<std::int64_t>((body.size() + 3) / 4);
+}
+
+std::optional<refusal> reserve_budget(request_context& ctx, std::int64_t max_output,
+                                      std::int64_t choices) {
+  const key_record* key = ctx.key;
+  if (!key || (!key->budget && !key->user_budget)) return std::nullopt;
+  auto p = ctx.rt.pricing.find(ctx.channel, ctx.upstream_model);
+  if (!p) {
+    return refuse(ctx, errc::model_not_priced,
+                  fmt::format("The model '{}' has no price, and this key's spending is limited by "
+                              "a budget: it cannot be used until an administrator prices it.",
+                              ctx.model),
+                  metrics::refusal::unpriced);
+  }
+  if (max_output < 0) max_output = ctx.rt.cfg.budgets.default_max_output_tokens;
+  std::int64_t output = 0;
+  if (__builtin_mul_overflow(max_output, std::max<std::int64_t>(choices, 1), &output)) {
+    output = std::numeric_limits<std::int64_t>::max();
+  }
+  const auto amount = worst_case_nano_usd(*p, estimate_request_tokens(ctx.req.body()), output);
+  const auto now = billing::unix_now_ms();
+  const billing::budget_account* refused_by = nullptr;
+  billing::budget_events events;
+  auto hold = billing::budget_hold::reserve(key->budget, key->user_budget, amount, now, &refused_by,
+                                            &events);
+  if (hold) {
+    ctx.budget = std::move(*hold);
+    ctx.budget_price = p;
+    return std::nullopt;
+  }
+  const auto state = refused_by->state(now);
+  if (events.first_refusal) ctx.w.owner().budget_event(state, "budget.exhausted");
+  // Retrying cannot help before the budget is raised or its period ends: the SDKs are told.
+  ctx.out.always("x-should-retry", "false");
+  const bool user = state.scope == "user";
+  std::string period = state.limit.period == billing::budget_period::total
+                           ? std::string()
+                           : " per " + std::string(billing::to_string(state.limit.period));
+  return refuse(
+      ctx, errc::insufficient_quota,
+      fmt::format(
+          "You exceeded your current quota: {} budget is USD {}{}, of which USD {} is "
+          "spent and USD {} is held by requests in flight; this request may cost up to "
+          "USD {}. Lower max_tokens, or ask an administrator to raise the budget.",
+          user ? "your user's" : "this key's", billing::format_nano_usd(state.limit.limit_nano_usd),
+          period, billing::format_nano_usd(state.spent_nano_usd),
+          billing::format_nano_usd(state.reserved_nano_usd), billing::format_nano_usd(amount)),
+      metrics::refusal::budget);
 }
 
 std::optional<refusal> admit(request_context& ctx) {

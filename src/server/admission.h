@@ -28,6 +28,14 @@ std::optional<refusal> authenticate(request_context& ctx);
 // carries retry-after and the same headers.
 std::optional<refusal> admit(request_context& ctx);
 
+// The key's and its user's spend budgets (once the deployment is picked, so its price is known):
+// the request's worst case (its input estimate plus `max_output` tokens, or the configured
+// default when it sets none, times `choices`) is reserved in ctx.budget, or the request is
+// refused: 429 insufficient_quota when it does not fit, 403 model_not_priced when the model has
+// no price (an unpriced model would let a budgeted key spend without bound).
+std::optional<refusal> reserve_budget(request_context& ctx, std::int64_t max_output,
+                                      std::int64_t choices);
+
 // The estimate of a request's tokens that admission charges before usage is known.
 std::int64_t estimate_request_tokens(std::string_view body);
 

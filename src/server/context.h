@@ -3,6 +3,7 @@
 #pragma once
 
 #include "auth/key_table.h"
+#include "billing/budget.h"
 #include "common/error.h"
 #include "limits/rate_limiter.h"
 #include "protocol/ir/ir.h"
@@ -69,8 +70,10 @@ struct request_context {
   usage_counts usage;
   std::optional<errc> failure;  // the gateway's own error, if it ended in one
 
-  auth_cache* auth = nullptr;  // owned by the session
-  rate_ticket ticket;          // the admitted request's share of its key's limits
+  auth_cache* auth = nullptr;   // owned by the session
+  rate_ticket ticket;           // the admitted request's share of its key's limits
+  billing::budget_hold budget;  // its worst-case cost, reserved on its key's and user's budgets
+  std::optional<price> budget_price;  // the price that reservation used
 
   // Set while an upstream connection is in use, so a client that goes away can drop it at once.
   beast::tcp_stream* upstream = nullptr;

@@ -196,7 +196,9 @@ asio::awaitable<void> list_models_gemini(request_context& ctx, std::string_view 
 
 // Admission by model: the key may use it (403), a channel serves it (404), the key's rate limits
 // let it in (429); then one deployment is picked by weight.
-std::variant<deployment, error> route(request_context& ctx, const std::string& model) {
+// `billed` (null for free calls such as count_tokens): the request's limits, for its budget.
+std::variant<deployment, error> route(request_context& ctx, const std::string& model,
+                                      const openai::request_probe* billed) {
   if (!key_allows_model(*ctx.key, model)) {
     ctx.w.owner().metrics().count(metrics::refusal::model_not_allowed);
     return error{errc::model_not_allowed, "This key may not use the model '" + model + "'.",
@@ -214,6 +216,19 @@ std::variant<deployment, error> route(request_context& ctx, const std::string& m
   deployment d = model_table::pick(candidates, ctx.w.random());
   ctx.channel = d.target->name();
   ctx.upstream_model = d.upstream_model.empty() ? model : d.upstream_model;
+  if (billed) {
+    auto max_output = billed->max_output_tokens;
+    // An Anthropic upstream is sent a max_tokens the client did not set: that one is the bound.
+    if (max_output < 0 && d.target->config().type == channel_type::anthropic) {
+      max_output = providers::default_max_tokens(ctx.upstream_model);
+    }
+    if (auto denied = reserve_budget(ctx, max_output, billed->choices)) {
+      // Refused before any upstream was asked: no ledger row, as for the other refusals.
+      ctx.channel.clear();
+      ctx.upstream_model.clear();
+      return std::move(denied->e);
+    }
+  }
   return d;
 }
 
@@ -247,7 +262,7 @@ asio::awaitable<void> count_tokens(request_context& ctx) {
   }
   auto& probe = std::get<openai::request_probe>(probed);
   ctx.model = probe.model;
-  auto routed = route(ctx, probe.model);
+  auto routed = route(ctx, probe.model, nullptr);
   if (auto* e = std::get_if<error>(&routed)) {
     co_await send_error(ctx, *e);
     co_return;
@@ -411,7 +426,7 @@ asio::awaitable<void> relay(request_context& ctx, inbound& in) {
   ctx.model = in.model;
   ctx.stream = in.stream;
 
-  auto routed = route(ctx, in.model);
+  auto routed = route(ctx, in.model, &in.probe);
   if (auto* e = std::get_if<error>(&routed)) {
     co_await send_error(ctx, *e);
     co_return;

@@ -1,11 +1,17 @@
 #include "server/runtime.h"
 
+#include "billing/budget_loader.h"
+
 namespace sy {
 
-std::shared_ptr<key_table> config_keys(const config& cfg) {
+std::shared_ptr<key_table> config_keys(const config& cfg, billing::budget_binder* budgets) {
   auto keys = std::make_shared<key_table>();
-  for (const auto& k : cfg.keys)
-    keys->add(k.key, key_record{k.name, k.models, false});
+  for (const auto& k : cfg.keys) {
+    key_record r{k.name, k.models, false};
+    if (budgets)
+      r.budget = budgets->bind("config_key", k.name, k.name, k.budget_nano_usd, k.budget_period);
+    keys->add(k.key, std::move(r));
+  }
   if (!cfg.master_key.empty()) keys->add(cfg.master_key, key_record{"master", {"*"}, true});
   return keys;
 }

@@ -31,7 +31,13 @@ struct runtime {
                                         const std::vector<channel_config>& managed_channels = {});
 };
 
-// A key table holding the config file's keys and its master key.
-std::shared_ptr<key_table> config_keys(const config& cfg);
+namespace billing {
+class budget_binder;
+}
+
+// A key table holding the config file's keys and its master key; keys with a budget get their
+// accounts from `budgets` (when given).
+std::shared_ptr<key_table> config_keys(const config& cfg,
+                                       billing::budget_binder* budgets = nullptr);
 
 }  // namespace sy

@@ -4,6 +4,7 @@
 
 #include "auth/auth_guard.h"
 #include "auth/replay_cache.h"
+#include "billing/budget.h"
 #include "common/deadline.h"
 #include "common/net.h"
 #include "limits/rate_limiter.h"
@@ -131,6 +132,16 @@ class server {
   // Shared by every worker: per-key rate limiters, kept across snapshot swaps; failed
   // authentications by client address; signatures already used.
   limiter_registry& limiters() { return limiters_; }
+  // Spend budgets of keys and users, kept across snapshot swaps.
+  billing::budget_book& budgets() { return budgets_; }
+  // A budget crossed `percent` (80 or 100) of its limit ("budget.threshold"), or refused the
+  // first request of its period ("budget.exhausted"): logged, and handed to the alert sink (the
+  // webhook) when there is one. Any thread; never blocks on the network.
+  void budget_event(const billing::budget_state& state, std::string_view type, int percent = 0);
+  // Set before start, never changed after: type and the event's `data` object as JSON.
+  void set_alert_sink(std::function<void(std::string_view type, std::string data)> sink) {
+    alert_sink_ = std::move(sink);
+  }
   // Bounds the audit rows failed authentications may append (a flood of them must not bury the
   // store thread): 6000 a minute, in bursts of as many.
   rate_limiter& audit_budget() { return *audit_budget_; }
@@ -145,6 +156,8 @@ class server {
  private:
   mutable std::mutex rt_mutex_;
   limiter_registry limiters_;
+  billing::budget_book budgets_;
+  std::function<void(std::string_view, std::string)> alert_sink_;
   std::shared_ptr<rate_limiter> audit_budget_ = rate_limiter::create({.rpm = 6000});
   auth_guard guard_;
   replay_cache replays_;

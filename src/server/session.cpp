@@ -1,3 +1,4 @@
+#include "billing/budget_loader.h"
 #include "billing/ledger.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -83,6 +84,7 @@ bool has_usage(const request_context& ctx) {
 // The price of the request's model, when it has one (a warning otherwise, once per model).
 // Looked up only when a ledger row or an access-log line will use it.
 std::optional<price> request_price(const request_context& ctx) {
+  if (ctx.budget_price) return ctx.budget_price;  // looked up by the budget reservation
   if (ctx.channel.empty() || (!ctx.w.owner().ledger() && !log::access())) return std::nullopt;
   auto p = ctx.rt.pricing.find(ctx.channel, ctx.upstream_model);
   if (!p && ctx.upstream_protocol) warn_unpriced(ctx.channel, ctx.upstream_model);  // not mock
@@ -93,7 +95,7 @@ std::optional<price> request_price(const request_context& ctx) {
 // disjoint (input without its cached and cache-write parts, output without reasoning), so that
 // sums never count a token twice.
 void write_ledger(const request_context& ctx, int status, double duration,
-                  const std::optional<price>& p) {
+                  const std::optional<std::int64_t>& cost) {
   auto* ledger = ctx.w.owner().ledger();
   if (!ledger || ctx.channel.empty()) return;
   const auto b = breakdown(ctx.usage);
@@ -121,8 +123,7 @@ void write_ledger(const request_context& ctx, int status, double duration,
   row.reasoning_tokens = std::min(b.reasoning, b.output);
   row.output_tokens = b.output - row.reasoning_tokens;
   row.estimated = false;
-  if (p && has_usage(ctx)) row.cost_nano_usd = cost_nano_usd(*p, b);
-  if (p && !has_usage(ctx) && !ctx.first_byte) row.cost_nano_usd = 0;  // never reached upstream
+  row.cost_nano_usd = cost;
   row.status = status;
   row.duration_ms = static_cast<std::int64_t>(duration * 1000);
   if (ctx.first_byte) {
@@ -153,7 +154,24 @@ void finish(request_context& ctx) {
   ctx.w.metrics().record(ctx.channel.empty() ? std::string_view() : std::string_view(ctx.model),
                          ctx.channel, status, duration);
   const auto p = request_price(ctx);
-  write_ledger(ctx, status, duration, p);
+  // What the request cost: from the upstream's usage; nothing when no upstream answered; unknown
+  // without a price or without usage. The ledger and the budgets take the same number.
+  std::optional<std::int64_t> cost;
+  if (p && has_usage(ctx)) {
+    cost = cost_nano_usd(*p, breakdown(ctx.usage));
+  } else if (p && !ctx.first_byte) {
+    cost = 0;
+  }
+  if (ctx.budget.valid()) {
+    // Without a known cost the whole reservation is kept: a budget is never under-charged.
+    for (const auto& s :
+         ctx.budget.settle(cost.value_or(ctx.budget.reserved()), billing::unix_now_ms())) {
+      const auto state = s.account->state(billing::unix_now_ms());
+      if (s.events.crossed_80) ctx.w.owner().budget_event(state, "budget.threshold", 80);
+      if (s.events.crossed_100) ctx.w.owner().budget_event(state, "budget.threshold", 100);
+    }
+  }
+  write_ledger(ctx, status, duration, cost);
   auto* log = log::access();
   if (!log) return;
   std::string line;

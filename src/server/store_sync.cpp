@@ -1,6 +1,7 @@
 #include "server/store_sync.h"
 
 #include "auth/managed_keys.h"
+#include "billing/budget_loader.h"
 #include "server/runtime.h"
 #include "server/server.h"
 #include "store/channels.h"
@@ -33,8 +34,12 @@ std::optional<store::db_error> reload(server& srv, store::connection& db, const 
     for (auto& row : std::get<std::vector<store::channel_row>>(listed))
       channels.push_back(std::move(row.channel));
   }
-  auto keys = config_keys(cfg);
-  add_managed_keys(*keys, std::get<managed_accounts>(loaded), sealer, &srv.limiters());
+  billing::budget_binder budgets(srv.budgets(), &db, srv.ledger(), billing::unix_now_ms());
+  auto keys = config_keys(cfg, &budgets);
+  add_managed_keys(*keys, std::get<managed_accounts>(loaded), sealer, &srv.limiters(), &budgets);
+  // Accounts created without their ledger spend would let a key spend its budget again.
+  if (budgets.failure()) return *budgets.failure();
+  budgets.prune();
   srv.publish(runtime::build(cfg, std::move(keys), channels));
   return std::nullopt;
 }
@@ -54,6 +59,11 @@ std::optional<store::db_error> load_from_store(server& srv, store::service& stor
     return true;
   });
   return first;
+}
+
+void publish_without_store(server& srv, const config& cfg) {
+  billing::budget_binder budgets(srv.budgets(), nullptr, nullptr, billing::unix_now_ms());
+  srv.publish(runtime::build(cfg, config_keys(cfg, &budgets)));
 }
 
 void follow_store(server& srv, store::service& store, store_sync_options options) {

@@ -27,6 +27,10 @@ struct store_sync_options {
 std::optional<store::db_error> load_from_store(server& srv, store::service& store,
                                                const config& cfg, const crypto::sealer* sealer);
 
+// Without a store (database: none): publishes the config file's keys with their budgets, which
+// then start from zero at each start (there are no books to read them from).
+void publish_without_store(server& srv, const config& cfg);
+
 // From now on (after server::start), reloads whenever the store revision moves. The store must
 // be stopped before the server is destroyed: its thread publishes to it.
 void follow_store(server& srv, store::service& store, store_sync_options options = {});

@@ -36,6 +36,8 @@ gateway::gateway(const std::string& yaml, const crypto::sealer* sealer) {
     if (auto e = load_from_store(*server_, *store_, cfg, sealer)) {
       throw std::runtime_error(e->message);
     }
+  } else {
+    publish_without_store(*server_, cfg);
   }
   if (auto ec = server_->start()) throw std::runtime_error("start: " + ec.message());
   if (store_) {

@@ -102,11 +102,13 @@ api_error from_error(const error& e) {
       break;
     case errc::model_not_allowed:
     case errc::ip_not_allowed:
+    case errc::model_not_priced:
       out.kind = error_kind::permission;
       break;
     case errc::rate_limited:
     case errc::token_rate_limited:
     case errc::auth_blocked:
+    case errc::insufficient_quota:
       out.kind = error_kind::rate_limit;
       break;
     case errc::model_not_found:

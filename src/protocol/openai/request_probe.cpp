@@ -99,6 +99,16 @@ bool find_model_span(std::string_view s, std::size_t& begin, std::size_t& end) {
   return false;
 }
 
+// A non-negative integer count, or `out` unchanged.
+void read_count(simdjson::dom::element v, std::int64_t& out) {
+  std::int64_t n = 0;
+  if (v.get_int64().get(n) == simdjson::SUCCESS && n >= 0) out = n;
+}
+void read_count(simdjson::simdjson_result<simdjson::dom::element> v, std::int64_t& out) {
+  simdjson::dom::element e;
+  if (v.get(e) == simdjson::SUCCESS) read_count(e, out);
+}
+
 }  // namespace
 
 std::variant<request_probe, error> probe_request(std::string_view body, endpoint kind) {
@@ -124,6 +134,7 @@ std::variant<request_probe, error> probe_request(std::string_view body, endpoint
     return bad("The request body must be a JSON object.");
   }
   request_probe probe;
+  std::int64_t max_completion = -1, max_tokens = -1;
   int models = 0;
   bool has_messages = false, has_input = false;
   for (auto field : obj) {
@@ -162,8 +173,22 @@ std::variant<request_probe, error> probe_request(std::string_view body, endpoint
       has_messages = true;
     } else if (key == "input") {
       has_input = true;
+    } else if (key == "max_completion_tokens") {
+      read_count(field.value, max_completion);
+    } else if (key == "max_tokens") {
+      read_count(field.value, max_tokens);
+    } else if (key == "n") {
+      read_count(field.value, probe.choices);
+    } else if (key == "generationConfig") {
+      simdjson::dom::object config;
+      if (field.value.get_object().get(config) == simdjson::SUCCESS) {
+        read_count(config["maxOutputTokens"], max_tokens);
+        read_count(config["candidateCount"], probe.choices);
+      }
     }
   }
+  probe.max_output_tokens = max_completion >= 0 ? max_completion : max_tokens;
+  if (probe.choices < 1) probe.choices = 1;
   if (kind == endpoint::generate_content) return probe;  // the model is in the path
   if (models == 0 || probe.model.empty()) {
     return bad("you must provide a model parameter", "model");

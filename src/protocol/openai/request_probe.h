@@ -24,6 +24,11 @@ struct request_probe {
   bool stream = false;
   bool include_usage = false;       // stream_options.include_usage
   bool has_stream_options = false;  // a stream_options member, whatever it holds
+  // The most output the request allows, for budgets (-1: not given): max_completion_tokens, else
+  // max_tokens (OpenAI, Anthropic), or generationConfig.maxOutputTokens (Gemini); and how many
+  // choices it asks for (n, candidateCount). Wrong types are left to the codecs to refuse.
+  std::int64_t max_output_tokens = -1;
+  std::int64_t choices = 1;
 };
 
 std::variant<request_probe, error> probe_request(std::string_view body, endpoint kind);

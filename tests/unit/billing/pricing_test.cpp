@@ -308,3 +308,30 @@ TEST(cost, rounding_and_range) {
 
 }  // namespace
 }  // namespace sy::test
+
+namespace sy {
+namespace {
+
+TEST(worst_case_nano_usd, dearest_rates_rounded_up) {
+  // claude-sonnet-4-5: input 3, 1-hour writes 6 (the dearest input rate), output 15.
+  price p{3'000'000, 300'000, 3'750'000, 6'000'000, 15'000'000, std::nullopt};
+  // 1,000 input at $6/MTok = $0.006; 500 output at $15/MTok = $0.0075.
+  EXPECT_EQ(worst_case_nano_usd(p, 1000, 500), 13'500'000);
+  // A priced reasoning rate above output is the dearer one.
+  price r{1'000'000, std::nullopt, std::nullopt, std::nullopt, 2'000'000, 8'000'000};
+  EXPECT_EQ(worst_case_nano_usd(r, 0, 1000), 8'000'000);  // 1,000 x $8/MTok = $0.008
+  // 1 token at $0.0005/MTok is 0.5 nano-USD: rounded up to 1, never down to 0.
+  price nano{500, std::nullopt, std::nullopt, std::nullopt, 0, std::nullopt};
+  EXPECT_EQ(worst_case_nano_usd(nano, 1, 0), 1);
+  EXPECT_EQ(worst_case_nano_usd(nano, -5, -5), 0);
+  // Saturates instead of wrapping.
+  price dear{max_price, std::nullopt, std::nullopt, std::nullopt, max_price, std::nullopt};
+  EXPECT_EQ(worst_case_nano_usd(dear, std::numeric_limits<std::int64_t>::max(), 1),
+            std::numeric_limits<std::int64_t>::max());
+  // Never below the real cost of any split of the same counts.
+  usage_breakdown u{1000, 300, 200, 100, 500, 200};
+  EXPECT_GE(worst_case_nano_usd(p, 1000, 500), cost_nano_usd(p, u));
+}
+
+}  // namespace
+}  // namespace sy
