@@ -113,6 +113,12 @@ response run_list_channels(call& c, const std::string&) {
 response run_list_audit(call& c, const std::string&) {
   return list_audit(c);
 }
+response run_usage_report(call& c, const std::string&) {
+  return usage_report(c);
+}
+response run_usage_export(call& c, const std::string&) {
+  return usage_export(c);
+}
 
 // The path's segments after "/admin/"; empty when the path is not under /admin/ or has an empty
 // segment ("//", a trailing '/').
@@ -174,6 +180,13 @@ std::optional<resource> resolve(const std::vector<std::string>& s, std::string& 
                      {"PATCH", "channel.update", admins, update_channel},
                      {"DELETE", "channel.delete", admins, delete_channel}},
                     "GET, PATCH, DELETE"};
+  }
+  // Usage: every role; the operations narrow the others to their own user's.
+  if (n == 1 && s[0] == "usage") {
+    return resource{{{"GET", "usage.read", everyone, run_usage_report}}, "GET"};
+  }
+  if (n == 2 && s[0] == "usage" && s[1] == "export.csv") {
+    return resource{{{"GET", "usage.export", everyone, run_usage_export}}, "GET"};
   }
   if (n == 1 && s[0] == "audit") {
     return resource{{{"GET", "audit.list", admins, run_list_audit}}, "GET"};

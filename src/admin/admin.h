@@ -1,5 +1,5 @@
-// The admin API's operations: users, keys, channels and the audit log, as one synchronous call
-// from (method, path, query, body) and a caller to (status, JSON body). Authorization by role,
+// The admin API's operations: users, keys, channels, usage and the audit log, as one synchronous
+// call from (method, path, query, body) and a caller to (status, JSON body). Authorization by role,
 // validation, the store change and its audit row all happen here, so the HTTP endpoint
 // (/admin/..., run on the store thread) and the command line (`switchyard users|keys ...`, run
 // directly) are the same code and cannot drift apart.
@@ -41,8 +41,10 @@ struct request {
 
 struct response {
   unsigned status = 200;
-  std::string body;   // JSON
+  std::string body;   // JSON, unless content_type says otherwise
   std::string allow;  // with 405: the methods the path accepts ("GET, POST"), for `Allow`
+  std::string content_type = "application/json";
+  std::string content_disposition;  // "" when none (the CSV export names a file)
 };
 
 struct environment {
@@ -54,6 +56,9 @@ struct environment {
   const config* cfg = nullptr;
   // Unix seconds; std::time when empty (tests pass their own).
   std::function<std::int64_t()> clock;
+  // The most ledger rows one CSV export holds (GET /admin/usage/export.csv); beyond, the call is
+  // refused with 400 too_many_rows. The answer is built in memory: this bounds it (~20 MB).
+  std::int64_t max_export_rows = 100000;
 };
 
 // Runs one admin call. Never throws for bad input: every refusal is a response.

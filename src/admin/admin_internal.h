@@ -162,7 +162,7 @@ const std::string* find_param(const std::vector<query_param>& params, std::strin
 
 response list_answer(boost::json::array data, const std::optional<std::string>& next_cursor);
 
-// ---- operations (users.cpp, keys.cpp, channels.cpp, audit.cpp)
+// ---- operations (users.cpp, keys.cpp, channels.cpp, audit.cpp, usage.cpp)
 
 response create_user(call& c);
 response list_users(call& c);
@@ -185,5 +185,9 @@ response update_channel(call& c, const std::string& id);
 response delete_channel(call& c, const std::string& id);
 
 response list_audit(call& c);
+
+// Every role; the roles other than admin see their own user's usage only (usage.cpp).
+response usage_report(call& c);
+response usage_export(call& c);
 
 }  // namespace sy::admin::detail

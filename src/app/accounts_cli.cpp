@@ -55,6 +55,12 @@ struct flags {
   std::int64_t limit = 0;
   std::string cursor;
   std::int64_t grace = 0;
+
+  std::string group_by;
+  std::string from;
+  std::string to;
+  std::string key;
+  bool csv = false;
 };
 
 // What a command prints on success (human output; --json prints the body as is).
@@ -68,6 +74,8 @@ enum class shape {
   key_revoked,
   key_list,
   key_rotated,
+  usage_report,
+  usage_csv,  // printed as received
 };
 
 // The API's field names, as the flags that set them.
@@ -78,6 +86,9 @@ std::string flag_of(std::string_view field) {
   if (field == "allowed_ips") return "--allow-ip";
   if (field == "require_signature") return "--require-signature";
   if (field == "grace_seconds") return "--grace";
+  if (field == "group_by") return "--group-by";
+  if (field == "key_id") return "--key";
+  if (field == "from" || field == "to") return "--" + std::string(field);
   if (field == "name" || field == "email" || field == "role" || field == "enabled" ||
       field == "models" || field == "rpm" || field == "tpm" || field == "metadata" ||
       field == "limit" || field == "cursor")
@@ -225,6 +236,113 @@ void warn_secret_once() {
                "shown again.\n");
 }
 
+// ---- the usage report
+
+bool is_number(const boost::json::value* v) {
+  return v && (v->is_int64() || v->is_uint64() || v->is_double());
+}
+
+// A sum of the report as a table cell: integers as they are; cost_usd and cost in the JSON
+// text's own digits (never re-rounded through a double).
+std::string amount(const boost::json::object& o, std::string_view name) {
+  const auto* v = o.if_contains(name);
+  if (!is_number(v)) return "-";
+  if (v->is_double()) {
+    // The API wrote the exact decimal: the shortest text that reads back as this double is it.
+    std::string text = fmt::format("{}", v->get_double());
+    if (text.find('e') == std::string::npos) return text;
+    return fmt::format("{:.9f}", v->get_double());
+  }
+  return boost::json::serialize(*v);
+}
+
+void print_usage(const boost::json::object& o) {
+  const std::string by = field(o, "group_by");
+  const auto* currency = o.if_contains("currency");
+  const std::string code =
+      currency && currency->is_string() ? std::string(currency->get_string()) : std::string();
+  std::vector<std::string> header;
+  std::string upper = by;
+  for (auto& ch : upper)
+    ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  header.push_back(upper);
+  if (by == "key") header.push_back("NAME");
+  const std::size_t first_number = header.size();
+  for (const char* h :
+       {"REQUESTS", "INPUT", "CACHED", "CACHE_WRITE", "OUTPUT", "REASONING", "COST_USD"})
+    header.emplace_back(h);
+  if (!code.empty()) header.push_back("COST_" + code);
+
+  auto line_of = [&](const boost::json::object& g, std::vector<std::string> cells) {
+    for (const char* name : {"requests", "input_tokens", "cached_input_tokens",
+                             "cache_write_tokens", "output_tokens", "reasoning_tokens", "cost_usd"})
+      cells.push_back(amount(g, name));
+    if (!code.empty()) cells.push_back(amount(g, "cost"));
+    return cells;
+  };
+  std::vector<std::vector<std::string>> rows;
+  if (auto* data = o.if_contains("data"); data && data->is_array()) {
+    for (const auto& v : data->get_array()) {
+      if (!v.is_object()) continue;
+      const auto& g = v.get_object();
+      std::vector<std::string> cells{field(g, "group")};
+      if (by == "key") cells.push_back(field(g, "name"));
+      rows.push_back(line_of(g, std::move(cells)));
+    }
+  }
+  std::printf("usage from %s to %s, by %s\n", field(o, "from").c_str(), field(o, "to").c_str(),
+              by.c_str());
+  if (rows.empty()) {
+    std::printf("no requests in this range\n");
+    return;
+  }
+  const boost::json::object empty;
+  const auto* total_value = o.if_contains("total");
+  const auto& total = total_value && total_value->is_object() ? total_value->get_object() : empty;
+  std::vector<std::string> total_cells{"TOTAL"};
+  if (by == "key") total_cells.emplace_back("");
+  rows.push_back(line_of(total, std::move(total_cells)));
+
+  // Aligned: text columns to the left, numbers to the right.
+  std::vector<std::size_t> width(header.size());
+  for (std::size_t i = 0; i < header.size(); ++i)
+    width[i] = header[i].size();
+  for (const auto& r : rows)
+    for (std::size_t i = 0; i < r.size(); ++i)
+      width[i] = std::max(width[i], r[i].size());
+  auto print_line = [&](const std::vector<std::string>& r) {
+    std::string out;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      const std::string pad(width[i] - r[i].size(), ' ');
+      if (i) out += "  ";
+      if (i >= first_number) {
+        out += pad + r[i];
+      } else {
+        out += r[i];
+        if (i + 1 < r.size()) out += pad;
+      }
+    }
+    std::printf("%s\n", out.c_str());
+  };
+  print_line(header);
+  for (std::size_t i = 0; i + 1 < rows.size(); ++i)
+    print_line(rows[i]);
+  print_line(rows.back());
+
+  const auto count = [&](std::string_view name) {
+    const auto* v = total.if_contains(name);
+    return v && v->is_int64() ? v->get_int64() : 0;
+  };
+  if (auto n = count("unknown_cost_requests")) {
+    std::printf("%lld %s no known price: %s not in the sums\n", static_cast<long long>(n),
+                n == 1 ? "request has" : "requests have", n == 1 ? "its cost is" : "their cost is");
+  }
+  if (auto n = count("estimated_requests")) {
+    std::printf("%lld %s estimated token counts\n", static_cast<long long>(n),
+                n == 1 ? "request has" : "requests have");
+  }
+}
+
 void render(shape what, const boost::json::object& o) {
   const auto now = static_cast<std::int64_t>(std::time(nullptr));
   switch (what) {
@@ -292,6 +410,11 @@ void render(shape what, const boost::json::object& o) {
       print_more(o, "keys list");
       return;
     }
+    case shape::usage_report:
+      print_usage(o);
+      return;
+    case shape::usage_csv:
+      return;  // printed as received, by execute()
     case shape::key_rotated: {
       std::printf("rotated key %s\n", field(o, "id").c_str());
       std::printf("\nkey:            %s\n", field(o, "key").c_str());
@@ -360,8 +483,8 @@ int execute(const flags& f, const admin::request& req, shape what, const std::st
   std::string url = !f.database.empty() ? f.database : cfg->database;
   if (url == "none") {
     std::fprintf(stderr,
-                 "switchyard: the configuration (%s) has `database: none`: there are no users or "
-                 "keys to manage; set `database:` or pass --database URL\n",
+                 "switchyard: the configuration (%s) has `database: none`: there are no users, "
+                 "keys or usage to manage; set `database:` or pass --database URL\n",
                  cfg ? cfg->source.c_str() : "--database");
     return exit_failed;
   }
@@ -395,7 +518,9 @@ int execute(const flags& f, const admin::request& req, shape what, const std::st
     print_error(answer, id);
     return exit_failed;
   }
-  if (f.json) {
+  if (what == shape::usage_csv) {
+    std::fwrite(answer.body.data(), 1, answer.body.size(), stdout);
+  } else if (f.json) {
     std::printf("%s\n", answer.body.c_str());
   } else {
     boost::system::error_code ec;
@@ -513,6 +638,24 @@ class commands final : public accounts_commands {
                              "Seconds the old secret keeps working, 0 to 2592000 (default: "
                              "86400; 0 stops it at once)");
     add_store(keys_rotate_);
+
+    usage_ = app.add_subcommand(
+        "usage", "Sum the ledger by key, user, model, channel or day (or export it as CSV)");
+    usage_
+        ->add_option("--group-by", f_.group_by,
+                     "key, user, model, channel or day (default: day; with --csv: one line per "
+                     "request unless given)")
+        ->check(CLI::IsMember({"key", "user", "model", "channel", "day"}));
+    usage_->add_option("--from", f_.from,
+                       "Start, inclusive: RFC 3339 or unix seconds (default: the start of the "
+                       "UTC month of --to)");
+    usage_->add_option("--to", f_.to, "End, exclusive: RFC 3339 or unix seconds (default: now)");
+    usage_->add_option("--key", f_.key, "Only this key's usage (key_...)");
+    usage_->add_option("--user", f_.user, "Only this user's usage (usr_...)");
+    auto* csv = usage_->add_flag("--csv", f_.csv,
+                                 "Print CSV: every ledger row, or the groups with --group-by");
+    add_store(usage_);
+    csv->excludes(usage_->get_option("--json"));
   }
 
   std::optional<int> run() override {
@@ -528,6 +671,7 @@ class commands final : public accounts_commands {
                      shape::key_revoked, f_.id);
     }
     if (*keys_rotate_) return keys_rotate();
+    if (*usage_) return usage();
     return std::nullopt;
   }
 
@@ -622,7 +766,21 @@ class commands final : public accounts_commands {
     return execute(f_, {"GET", path_prefix + percent_encode(f_.id), "", ""}, what, f_.id);
   }
 
+  int usage() {
+    std::string query;
+    if (usage_->count("--group-by")) add_param(query, "group_by", f_.group_by);
+    if (usage_->count("--from")) add_param(query, "from", f_.from);
+    if (usage_->count("--to")) add_param(query, "to", f_.to);
+    if (usage_->count("--key")) add_param(query, "key_id", f_.key);
+    if (usage_->count("--user")) add_param(query, "user_id", f_.user);
+    if (f_.csv) {
+      return execute(f_, {"GET", "/admin/usage/export.csv", query, ""}, shape::usage_csv, "");
+    }
+    return execute(f_, {"GET", "/admin/usage", query, ""}, shape::usage_report, "");
+  }
+
   flags f_;
+  CLI::App* usage_ = nullptr;
   CLI::App* users_create_ = nullptr;
   CLI::App* users_list_ = nullptr;
   CLI::App* users_show_ = nullptr;

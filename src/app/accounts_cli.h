@@ -1,8 +1,8 @@
 // The accounts commands of the command line: `switchyard users create|list|show|update` and
-// `switchyard keys create|list|show|revoke|rotate`. Each one is an admin API call (admin::handle)
-// made as the actor `cli` with the role `admin`, directly on the store named by the config file's
-// `database:` or by --database, so a gateway need not run (and may: SQLite waits for its lock,
-// PostgreSQL is shared). docs/cli.md describes the flags and the output.
+// `switchyard keys create|list|show|revoke|rotate` and `switchyard usage`. Each one is an admin API
+// call (admin::handle) made as the actor `cli` with the role `admin`, directly on the store named
+// by the config file's `database:` or by --database, so a gateway need not run (and may: SQLite
+// waits for its lock, PostgreSQL is shared). docs/cli.md describes the flags and the output.
 #pragma once
 
 #include <memory>
@@ -23,8 +23,8 @@ class accounts_commands {
   virtual std::optional<int> run() = 0;
 };
 
-// Registers `users` and `keys` (and their subcommands) on `app`. The returned object holds the
-// parsed flags: keep it alive until run().
+// Registers `users`, `keys` (and their subcommands) and `usage` on `app`. The returned object holds
+// the parsed flags: keep it alive until run().
 std::unique_ptr<accounts_commands> add_accounts_commands(CLI::App& app);
 
 // For a parse error: prints it as CLI11 does (help and --version go to stdout and give 0) and

@@ -180,7 +180,7 @@ int main(int argc, char** argv) {
   auto* check_cmd = app.add_subcommand("check-config", "Validate a config file and exit");
   check_cmd->add_option("--config,-c", check_path, "YAML config file")->required();
 
-  auto accounts = sy::add_accounts_commands(app);  // users, keys
+  auto accounts = sy::add_accounts_commands(app);  // users, keys, usage
 
   try {
     app.parse(argc, argv);

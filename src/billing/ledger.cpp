@@ -360,6 +360,108 @@ std::string format_day(std::int64_t days) {
   return out;
 }
 
+namespace {
+
+// " WHERE at >= $1 AND at < $2 AND ..." for the window and the filter.
+void append_where(std::string& sql, std::vector<store::value>& params, std::int64_t from_ms,
+                  std::int64_t to_ms, const usage_filter& filter) {
+  params.emplace_back(from_ms);
+  params.emplace_back(to_ms);
+  sql += " WHERE at >= $1 AND at < $2";
+  if (filter.key_id) {
+    params.emplace_back(*filter.key_id);
+    sql += " AND key_id = $" + std::to_string(params.size());
+  }
+  if (filter.user_id) {
+    params.emplace_back(*filter.user_id);
+    sql += " AND user_id = $" + std::to_string(params.size());
+  }
+  if (filter.unmanaged_key_name) {
+    params.emplace_back(*filter.unmanaged_key_name);
+    sql += " AND key_id IS NULL AND key_name = $" + std::to_string(params.size());
+  }
+}
+
+std::optional<std::string> optional_text(const store::row& r, std::size_t i) {
+  if (r.is_null(i)) return std::nullopt;
+  return r.text(i);
+}
+
+std::optional<std::int64_t> optional_integer(const store::row& r, std::size_t i) {
+  if (r.is_null(i)) return std::nullopt;
+  return r.integer(i);
+}
+
+}  // namespace
+
+store::result<ledger_page> ledger_rows(store::connection& db, std::int64_t from_ms,
+                                       std::int64_t to_ms, const usage_filter& filter,
+                                       std::size_t limit,
+                                       const std::optional<ledger_cursor>& after) {
+  limit = std::max<std::size_t>(limit, 1);
+  std::string sql =
+      "SELECT id, at, request_id, key_id, key_name, user_id, api, model, channel, "
+      "upstream_model, input_tokens, cached_input_tokens, cache_write_5m_tokens, "
+      "cache_write_1h_tokens, output_tokens, reasoning_tokens, estimated, cost_nano_usd, status, "
+      "duration_ms, ttfb_ms FROM ledger";
+  std::vector<store::value> params;
+  append_where(sql, params, from_ms, to_ms, filter);
+  if (after) {
+    // (at, id) > (after.at, after.id), spelt out: both dialects plan it on the index of `at`.
+    params.emplace_back(after->at);
+    const auto at = "$" + std::to_string(params.size());
+    params.emplace_back(after->id);
+    const auto id = "$" + std::to_string(params.size());
+    sql += " AND (at > " + at + " OR (at = " + at + " AND id > " + id + "))";
+  }
+  // One more than asked: whether another page follows.
+  sql += " ORDER BY at, id LIMIT " + std::to_string(limit + 1);
+  auto rows = db.query(sql, params);
+  if (auto* e = std::get_if<store::db_error>(&rows)) return *e;
+  auto& found = std::get<std::vector<store::row>>(rows);
+  ledger_page out;
+  out.rows.reserve(std::min(found.size(), limit));
+  for (std::size_t i = 0; i < found.size() && i < limit; ++i) {
+    const auto& r = found[i];
+    ledger_row row;
+    row.id = r.text(0);
+    row.at = r.integer(1);
+    row.request_id = r.text(2);
+    row.key_id = optional_text(r, 3);
+    row.key_name = r.text(4);
+    row.user_id = optional_text(r, 5);
+    row.api = r.text(6);
+    row.model = r.text(7);
+    row.channel = r.text(8);
+    row.upstream_model = r.text(9);
+    row.input_tokens = r.integer(10);
+    row.cached_input_tokens = r.integer(11);
+    row.cache_write_5m_tokens = r.integer(12);
+    row.cache_write_1h_tokens = r.integer(13);
+    row.output_tokens = r.integer(14);
+    row.reasoning_tokens = r.integer(15);
+    row.estimated = r.integer(16) != 0;
+    row.cost_nano_usd = optional_integer(r, 17);
+    row.status = r.integer(18);
+    row.duration_ms = r.integer(19);
+    row.ttfb_ms = optional_integer(r, 20);
+    out.rows.push_back(std::move(row));
+  }
+  if (found.size() > limit) out.next = ledger_cursor{out.rows.back().at, out.rows.back().id};
+  return out;
+}
+
+store::result<std::int64_t> count_ledger_rows(store::connection& db, std::int64_t from_ms,
+                                              std::int64_t to_ms, const usage_filter& filter) {
+  std::string sql = "SELECT COUNT(*) FROM ledger";
+  std::vector<store::value> params;
+  append_where(sql, params, from_ms, to_ms, filter);
+  auto rows = db.query(sql, params);
+  if (auto* e = std::get_if<store::db_error>(&rows)) return *e;
+  const auto& found = std::get<std::vector<store::row>>(rows);
+  return found.empty() ? 0 : found.front().integer(0);
+}
+
 store::result<usage_report> usage(store::connection& db, group_by by, std::int64_t from_ms,
                                   std::int64_t to_ms, const usage_filter& filter) {
   std::string_view group;
@@ -395,16 +497,9 @@ store::result<usage_report> usage(store::connection& db, group_by by, std::int64
       ", COALESCE(CAST(SUM(estimated) AS BIGINT), 0)"
       ", COALESCE(CAST(SUM(cost_nano_usd) AS BIGINT), 0)"
       ", COALESCE(CAST(SUM(CASE WHEN cost_nano_usd IS NULL THEN 1 ELSE 0 END) AS BIGINT), 0)"
-      " FROM ledger WHERE at >= $1 AND at < $2";
-  std::vector<store::value> params{from_ms, to_ms};
-  if (filter.key_id) {
-    params.emplace_back(*filter.key_id);
-    sql += " AND key_id = $" + std::to_string(params.size());
-  }
-  if (filter.user_id) {
-    params.emplace_back(*filter.user_id);
-    sql += " AND user_id = $" + std::to_string(params.size());
-  }
+      " FROM ledger";
+  std::vector<store::value> params;
+  append_where(sql, params, from_ms, to_ms, filter);
   sql += " GROUP BY ";
   sql += group;
   auto rows = db.query(sql, params);

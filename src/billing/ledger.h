@@ -182,11 +182,38 @@ struct usage_report {
 struct usage_filter {
   std::optional<std::string> key_id;
   std::optional<std::string> user_id;
+  // A key that has no id (a config-file key, the master key): its rows are those without a
+  // key_id that carry its name.
+  std::optional<std::string> unmanaged_key_name;
 };
 
 // Sums the ledger rows with from_ms <= at < to_ms (unix milliseconds) by `by`.
 store::result<usage_report> usage(store::connection& db, group_by by, std::int64_t from_ms,
                                   std::int64_t to_ms, const usage_filter& filter = {});
+
+// ---- The rows themselves (the CSV export) ----------------------------------------------------
+
+// Where a page of ledger rows ended: the (at, id) of its last row.
+struct ledger_cursor {
+  std::int64_t at = 0;
+  std::string id;
+};
+
+struct ledger_page {
+  std::vector<ledger_row> rows;
+  std::optional<ledger_cursor> next;  // set when more rows follow
+};
+
+// The ledger rows with from_ms <= at < to_ms, in time order (at, then id), at most `limit` of
+// them, those after `after` when given. Keyset paging: a page costs the same wherever it starts.
+store::result<ledger_page> ledger_rows(store::connection& db, std::int64_t from_ms,
+                                       std::int64_t to_ms, const usage_filter& filter,
+                                       std::size_t limit,
+                                       const std::optional<ledger_cursor>& after = std::nullopt);
+
+// How many ledger rows ledger_rows would return over every page.
+store::result<std::int64_t> count_ledger_rows(store::connection& db, std::int64_t from_ms,
+                                              std::int64_t to_ms, const usage_filter& filter);
 
 // Days since 1970-01-01 → "YYYY-MM-DD" (proleptic Gregorian, UTC).
 std::string format_day(std::int64_t days);

@@ -27,6 +27,7 @@ const error_info& info(errc code) {
       /* upstream_timeout      */ {504, "upstream_error", "upstream_timeout", s::upstream},
       /* upstream_bad_response */ {502, "upstream_error", "upstream_bad_response", s::upstream},
       /* unavailable           */ {503, "server_error", "service_unavailable", s::internal},
+      /* no_database           */ {404, "invalid_request_error", "no_database", s::client},
       /* internal              */ {500, "server_error", "internal_error", s::internal},
   };
   return table[static_cast<int>(code)];

@@ -31,6 +31,7 @@ enum class errc {
   upstream_timeout,       // connect, first-byte, idle or total timeout
   upstream_bad_response,  // the upstream answered something that is not HTTP
   unavailable,            // draining, or no deployment can take the request
+  no_database,            // a feature that needs the store, on a gateway with `database: none`
   internal,               // a bug: caught by the session's catch-all
 };
 

@@ -18,7 +18,9 @@ namespace {
 
 asio::awaitable<void> answer(request_context& ctx, const admin::response& r) {
   http::fields f;
-  f.set(http::field::content_type, "application/json");
+  f.set(http::field::content_type, r.content_type);
+  if (!r.content_disposition.empty())
+    f.set(http::field::content_disposition, r.content_disposition);
   f.set("x-request-id", ctx.request_id);
   auto ec = co_await ctx.out.start(r.status, f, r.body.size(), ctx.keep_alive, r.body, true);
   if (ec) ctx.client_gone = true;

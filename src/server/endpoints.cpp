@@ -1,5 +1,6 @@
 #include "server/endpoints.h"
 
+#include "billing/usage_query.h"
 #include "common/json.h"
 #include "protocol/ir/codec.h"
 #include "protocol/openai/errors.h"
@@ -10,6 +11,7 @@
 #include "server/admin_endpoint.h"
 #include "server/admission.h"
 #include "server/server.h"
+#include "store/service.h"
 #include "upstream/exchange.h"
 #include "upstream/media_fetch.h"
 
@@ -335,6 +337,73 @@ asio::awaitable<void> retrieve_model(request_context& ctx, std::string_view id) 
   co_await send_error(ctx, e);
 }
 
+// What the store thread answers for GET /v1/usage.
+struct usage_answer {
+  std::string body;    // the report's JSON, when `failed` is empty
+  std::string failed;  // the store's error message
+};
+
+// GET /v1/usage: the caller's own key's usage (docs/endpoints.md). The ledger is summed on the
+// store thread; this worker only waits for the answer.
+asio::awaitable<void> serve_usage(request_context& ctx) {
+  auto* store = ctx.w.owner().store();
+  if (!store) {
+    const error e{errc::no_database,
+                  "Usage is not recorded: this gateway runs with `database: none`."};
+    co_await send_error(ctx, e);
+    co_return;
+  }
+  static const billing::usage_query_rules rules{{billing::group_by::model, billing::group_by::day},
+                                                false};
+  const std::string_view target(ctx.req.target().data(), ctx.req.target().size());
+  const auto q = target.find('?');
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  auto parsed = billing::parse_usage_query(
+      q == std::string_view::npos ? std::string_view{} : target.substr(q + 1), rules, now_ms);
+  if (auto* bad = std::get_if<billing::usage_query_error>(&parsed)) {
+    const error e{errc::invalid_request, bad->message, bad->field};
+    co_await send_error(ctx, e);
+    co_return;
+  }
+  const auto& query = std::get<billing::usage_query>(parsed);
+  billing::usage_filter filter;
+  if (ctx.key->managed) {
+    filter.key_id = ctx.key->id;
+  } else {
+    filter.unmanaged_key_name = ctx.key->name;  // a config-file key (or the master key)
+  }
+  billing::display_currency currency;
+  if (ctx.rt.cfg.currency.code != "USD") {
+    currency.code = ctx.rt.cfg.currency.code;
+    currency.rate = ctx.rt.cfg.currency.rate;
+  }
+  const auto by = query.by.value_or(billing::group_by::model);
+  const auto from_ms = query.from_ms;
+  const auto to_ms = query.to_ms;
+  auto task = [filter = std::move(filter), currency = std::move(currency), by, from_ms,
+               to_ms](store::connection& db) {
+    usage_answer out;
+    auto report = billing::usage(db, by, from_ms, to_ms, filter);
+    if (auto* e = std::get_if<store::db_error>(&report)) {
+      out.failed = e->message.empty() ? "the store failed" : e->message;
+    } else {
+      out.body = billing::usage_json(std::get<billing::usage_report>(report), by, from_ms, to_ms,
+                                     currency);
+    }
+    return out;
+  };
+  auto answer = co_await store->run(std::move(task), asio::use_awaitable);
+  if (!answer.failed.empty()) {
+    spdlog::error("request {}: GET /v1/usage: the store failed: {}", ctx.request_id, answer.failed);
+    const error e{errc::internal, "The usage could not be read from the store now."};
+    co_await send_error(ctx, e);
+    co_return;
+  }
+  co_await send_json(ctx, 200, answer.body);
+}
+
 // What the inbound endpoint learned before routing.
 struct inbound {
   ir::protocol protocol = ir::protocol::openai;
@@ -595,6 +664,7 @@ asio::awaitable<void> dispatch(request_context& ctx) {
     gemini_models,
     gemini_model,
     gemini_generate,
+    usage,
   };
   struct route {
     std::string_view path;
@@ -608,6 +678,7 @@ asio::awaitable<void> dispatch(request_context& ctx) {
       {"/v1/messages/count_tokens", http::verb::post, handler::count_tokens, true},
       {"/v1/embeddings", http::verb::post, handler::embeddings, true},
       {"/v1/models", http::verb::get, handler::models, true},
+      {"/v1/usage", http::verb::get, handler::usage, true},
       {"/v1beta/models", http::verb::get, handler::gemini_models, true},
       {"/healthz", http::verb::get, handler::health, false},
       {"/metrics", http::verb::get, handler::metrics, false},
@@ -733,6 +804,9 @@ asio::awaitable<void> dispatch(request_context& ctx) {
       break;
     case handler::gemini_model:
       co_await list_models_gemini(ctx, tail);
+      break;
+    case handler::usage:
+      co_await serve_usage(ctx);
       break;
   }
 }

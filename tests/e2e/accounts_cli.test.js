@@ -4,7 +4,8 @@
 // Covers --json and the readable output, rotation, revocation, user updates, the exit statuses
 // (1 for a refused call, naming the field; 2 for bad flags), that no secret is stored in clear,
 // and that a running gateway on the same store takes a CLI-made key, and drops a revoked one,
-// within about a second.
+// within about a second. Then `switchyard usage` (JSON, table, CSV) sums the requests a gateway on
+// the same store served.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -379,5 +380,135 @@ channels:
     const refused = await until(made.key, 401);
     t.diagnostic(`revoked key refused after ${refused} ms`);
     assert.ok(refused <= 1_500, `the gateway took ${refused} ms to refuse the revoked key`);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe(`switchyard usage on ${backend}`, () => {
+  let gw;
+  const model = `usage-${run}`;
+  const other = `usage-other-${run}`;
+  let user;
+  let made;
+  const started = new Date(Date.now() - 1_000).toISOString();
+
+  before(async () => {
+    gw = await startGateway(
+      `listen: 127.0.0.1:0
+workers: 1
+database: ${databaseURL}
+channels:
+  - name: mockch
+    type: mock
+    models: [ ${model}, ${other} ]
+`,
+      { env: { SWITCHYARD_SECRET_KEY: '' } },
+    );
+    gateways.add(gw);
+  });
+
+  async function chat(secret, m) {
+    const res = await fetch(`${gw.baseURL}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}` },
+      body: JSON.stringify({ model: m, messages: [{ role: 'user', content: `Hello there, ${m}` }] }),
+      signal: AbortSignal.timeout(5_000),
+    });
+    await res.text();
+    return res.status;
+  }
+
+  const filter = () => ['--key', made.id, '--from', started];
+
+  test('requests through a gateway are summed by the CLI, to the row', T, async () => {
+    user = (await cliJson(['users', 'create', '--name', `usage-user-${run}`, '--role', 'developer'])).doc;
+    made = (await cliJson(['keys', 'create', '--name', `=usage-key-${run}`, '--user', user.id])).doc;
+    // The gateway takes the new key within about a second.
+    const deadline = Date.now() + 5_000;
+    let status;
+    while ((status = await chat(made.key, model)) !== 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(status, 200);
+    assert.equal(await chat(made.key, model), 200);
+    assert.equal(await chat(made.key, other), 200);
+
+    // The ledger is written in batches (every 100 ms): wait for the three rows.
+    let doc;
+    while (Date.now() < deadline + 5_000) {
+      doc = (await cliJson(['usage', ...filter()])).doc;
+      if (doc.total.requests === 3) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(doc.total.requests, 3, JSON.stringify(doc));
+    assert.equal(doc.group_by, 'day');
+    assert.equal(doc.from, new Date(started).toISOString());
+    assert.equal(doc.total.unknown_cost_requests, 3); // mock models have no price
+    assert.equal(doc.total.cost_usd, 0);
+    assert.ok(doc.total.input_tokens > 0 && doc.total.output_tokens > 0, JSON.stringify(doc));
+
+    // By model: the two models, summing to the total.
+    const byModel = (await cliJson(['usage', '--group-by', 'model', ...filter()])).doc;
+    assert.deepEqual(byModel.data.map((g) => [g.group, g.requests]), [[model, 2], [other, 1]].sort());
+    for (const field of ['input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens', 'reasoning_tokens', 'cost_usd']) {
+      assert.equal(byModel.data.reduce((s, g) => s + g[field], 0), doc.total[field], field);
+      assert.equal(byModel.total[field], doc.total[field], field);
+    }
+    // By user: the same, under the user's id.
+    const byUser = (await cliJson(['usage', '--group-by', 'user', '--user', user.id, '--from', started])).doc;
+    assert.equal(byUser.data.length, 1);
+    assert.equal(byUser.data[0].group, user.id);
+    assert.equal(byUser.total.input_tokens, doc.total.input_tokens);
+
+    // --csv: one line per request, in time order, the same tokens; the name cannot start a formula.
+    const csv = await cli(['usage', '--csv', ...filter()]);
+    assert.equal(csv.code, 0, describeRun(['usage', '--csv'], csv));
+    const lines = csv.stdout.split('\r\n').filter((l) => l !== '');
+    assert.equal(lines[0], 'time,request_id,key_id,key_name,user_id,api,model,channel,upstream_model,input_tokens,cached_input_tokens,cache_write_5m_tokens,cache_write_1h_tokens,output_tokens,reasoning_tokens,estimated,cost_usd,status,duration_ms,ttfb_ms');
+    assert.equal(lines.length, 4, csv.stdout);
+    const rows = lines.slice(1).map((l) => l.split(','));
+    const times = rows.map((r) => r[0]);
+    assert.deepEqual([...times].sort(), times);
+    for (const r of rows) {
+      assert.equal(r[2], made.id);
+      assert.equal(r[3], `'=usage-key-${run}`);
+      assert.equal(r[4], user.id);
+      assert.equal(r[16], ''); // no price: empty, never 0
+      assert.equal(r[17], '200');
+    }
+    assert.equal(rows.reduce((s, r) => s + Number(r[9]), 0), doc.total.input_tokens);
+    assert.equal(rows.reduce((s, r) => s + Number(r[13]), 0), doc.total.output_tokens);
+    // --csv --group-by: the groups as CSV.
+    const grouped = await cli(['usage', '--csv', '--group-by', 'model', ...filter()]);
+    assert.equal(grouped.code, 0, describeRun([], grouped));
+    assert.match(grouped.stdout, /^model,requests,input_tokens,/);
+    assert.equal(grouped.stdout.split('\r\n').filter((l) => l !== '').length, 3);
+  });
+
+  test('the readable report: an aligned table with a TOTAL line', T, async () => {
+    const r = await cli(['usage', '--group-by', 'model', ...filter()]);
+    assert.equal(r.code, 0, describeRun([], r));
+    const lines = r.stdout.split('\n');
+    assert.match(lines[0], /^usage from \S+ to \S+, by model$/);
+    assert.match(lines[1], /^MODEL\s+REQUESTS\s+INPUT\s+CACHED\s+CACHE_WRITE\s+OUTPUT\s+REASONING\s+COST_USD$/);
+    const total = lines.find((l) => l.startsWith('TOTAL'));
+    assert.ok(total, r.stdout);
+    assert.match(total, /^TOTAL\s+3\s+\d+\s+0\s+0\s+\d+\s+0\s+0$/);
+    // Aligned: every line of the table ends at the same column.
+    const table = lines.slice(1, lines.indexOf(total) + 1);
+    assert.equal(new Set(table.map((l) => l.length)).size, 1, r.stdout);
+    assert.match(r.stdout, /3 requests have no known price/);
+    // No usage in a range: said so.
+    const empty = await cli(['usage', '--key', made.id, '--from', '2001-01-01T00:00:00Z', '--to', '2001-02-01T00:00:00Z']);
+    assert.equal(empty.code, 0);
+    assert.match(empty.stdout, /no requests in this range/);
+  });
+
+  test('bad input: exit 1 naming the flag, or 2 for bad flags', T, async () => {
+    const bad = await cliFails(['usage', '--from', 'yesterday'], 1);
+    assert.match(bad.stderr, /from \(--from\): .*\[invalid_request\]/);
+    const reversed = await cliFails(['usage', '--from', '2026-02-01T00:00:00Z', '--to', '2026-01-01T00:00:00Z'], 1);
+    assert.match(reversed.stderr, /from \(--from\)/);
+    await cliFails(['usage', '--group-by', 'week'], 2);
+    await cliFails(['usage', '--csv', '--json'], 2);
   });
 });

@@ -113,6 +113,7 @@ api_error from_error(const error& e) {
       break;
     case errc::model_not_found:
     case errc::not_found:
+    case errc::no_database:
       out.kind = error_kind::not_found;
       break;
     case errc::payload_too_large:

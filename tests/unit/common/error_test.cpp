@@ -34,6 +34,7 @@ const row catalog[] = {
     {errc::upstream_bad_response, 502, "upstream_error", "upstream_bad_response",
      error_source::upstream},
     {errc::unavailable, 503, "server_error", "service_unavailable", error_source::internal},
+    {errc::no_database, 404, "invalid_request_error", "no_database", error_source::client},
     {errc::internal, 500, "server_error", "internal_error", error_source::internal},
 };
 
