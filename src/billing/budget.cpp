@@ -93,26 +93,6 @@ std::optional<std::int64_t> parse_usd_to_nano(std::string_view text) {
   return w * 1'000'000'000 + f;
 }
 
-std::string format_nano_usd(std::int64_t nano) {
-  std::string out;
-  if (nano < 0) {
-    out += '-';
-    nano = nano == std::numeric_limits<std::int64_t>::min()
-               ? std::numeric_limits<std::int64_t>::max()
-               : -nano;
-  }
-  out += std::to_string(nano / 1'000'000'000);
-  auto frac = nano % 1'000'000'000;
-  if (frac == 0) return out;
-  std::string digits = std::to_string(frac);
-  digits.insert(0, 9 - digits.size(), '0');
-  while (digits.back() == '0')
-    digits.pop_back();
-  out += '.';
-  out += digits;
-  return out;
-}
-
 // ---- budget_account --------------------------------------------------------------------------
 
 budget_account::budget_account(std::string scope, std::string id, std::string name,

@@ -39,8 +39,7 @@ std::int64_t period_end_ms(budget_period p, std::int64_t now_ms);
 // "12.5" / "0.000001" USD -> nano-USD: a non-negative decimal with up to 9 decimal places, at
 // most 1e9 USD. nullopt for anything else.
 std::optional<std::int64_t> parse_usd_to_nano(std::string_view text);
-// nano-USD as a JSON-friendly decimal: 12500000000 -> "12.5", 1 -> "0.000000001".
-std::string format_nano_usd(std::int64_t nano);
+// (nano-USD as text: format_nano_usd in billing/usage_query.h.)
 
 struct budget_limit {
   std::int64_t limit_nano_usd = 0;

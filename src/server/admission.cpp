@@ -3,6 +3,7 @@
 #include "auth/auth_guard.h"
 #include "auth/replay_cache.h"
 #include "billing/budget_loader.h"
+#include "billing/usage_query.h"
 #include "common/crypto.h"
 #include "common/json.h"
 #include "server/endpoints.h"

@@ -1,6 +1,7 @@
 // Budget alerts: what the gateway says when a budget crosses 80 % or 100 % of its limit, or
 // refuses the first request of its period.
 #include "billing/budget.h"
+#include "billing/usage_query.h"
 #include "common/json.h"
 #include "server/server.h"
 

@@ -1,4 +1,5 @@
 #include "billing/budget.h"
+#include "billing/usage_query.h"
 
 #include <gtest/gtest.h>
 
