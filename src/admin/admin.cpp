@@ -113,6 +113,9 @@ response run_list_channels(call& c, const std::string&) {
 response run_list_audit(call& c, const std::string&) {
   return list_audit(c);
 }
+response run_list_budgets(call& c, const std::string&) {
+  return list_budgets(c);
+}
 response run_usage_report(call& c, const std::string&) {
   return usage_report(c);
 }
@@ -187,6 +190,9 @@ std::optional<resource> resolve(const std::vector<std::string>& s, std::string& 
   }
   if (n == 2 && s[0] == "usage" && s[1] == "export.csv") {
     return resource{{{"GET", "usage.export", everyone, run_usage_export}}, "GET"};
+  }
+  if (n == 1 && s[0] == "budgets") {
+    return resource{{{"GET", "budget.list", everyone, run_list_budgets}}, "GET"};
   }
   if (n == 1 && s[0] == "audit") {
     return resource{{{"GET", "audit.list", admins, run_list_audit}}, "GET"};

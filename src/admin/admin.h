@@ -17,6 +17,9 @@
 
 namespace sy {
 struct config;
+namespace billing {
+class budget_book;
+}
 namespace crypto {
 class sealer;
 }
@@ -59,6 +62,8 @@ struct environment {
   // The most ledger rows one CSV export holds (GET /admin/usage/export.csv); beyond, the call is
   // refused with 400 too_many_rows. The answer is built in memory: this bounds it (~20 MB).
   std::int64_t max_export_rows = 100000;
+  // The serving gateway's budget accounts (GET /admin/budgets); null on the command line.
+  const billing::budget_book* budgets = nullptr;
 };
 
 // Runs one admin call. Never throws for bad input: every refusal is a response.

@@ -188,6 +188,7 @@ response list_audit(call& c);
 
 // Every role; the roles other than admin see their own user's usage only (usage.cpp).
 response usage_report(call& c);
+response list_budgets(call& c);
 response usage_export(call& c);
 
 }  // namespace sy::admin::detail

@@ -105,6 +105,7 @@ asio::awaitable<void> serve_admin(request_context& ctx) {
       if (auto stale = current_role(db, who)) return *stale;
     }
     admin::environment env{db, sealer, cfg, {}};
+    env.budgets = &owner.budgets();
     auto out = admin::handle(r, who, env);
     // Loaded here, on the store thread, before the answer: the caller's next request (to this
     // instance) sees the change.
