@@ -2,6 +2,7 @@
 // Immutable once loaded; the running server holds it inside a snapshot (server/runtime.h).
 #pragma once
 
+#include "alerts/webhook.h"
 #include "billing/price.h"
 #include "providers/vendors.h"
 
@@ -118,6 +119,8 @@ struct config {
   // `pricing:`: prices that override or extend the shipped table (billing/pricing.h).
   std::vector<price_entry> pricing;
   currency_config currency;
+  // `alerts.webhook:`: where budget alerts are POSTed (alerts/webhook.h); none when absent.
+  std::optional<alerts::webhook_config> webhook;
   std::string source = "<defaults>";  // where it came from, for messages
 };
 
