@@ -234,6 +234,40 @@ class reader {
     c.rate = rate;
   }
 
+  void alerts_section(const YAML::Node& node, config& cfg) const {
+    if (node.IsNull()) return;
+    only_keys(node, "alerts", {"webhook"});
+    auto w = node["webhook"];
+    if (!w) return;
+    const std::string path = "alerts.webhook";
+    only_keys(w, path, {"url", "secret", "timeout_ms", "max_attempts", "ca_file"});
+    alerts::webhook_config hook;
+    if (!w["url"]) fail(w, path, "missing key 'url'");
+    hook.url = scalar(w["url"], path + ".url");
+    if (auto why = alerts::check_webhook_url(hook.url)) fail(w["url"], path + ".url", *why);
+    if (!w["secret"]) fail(w, path, "missing key 'secret'");
+    hook.secret = scalar(w["secret"], path + ".secret");
+    if (hook.secret.size() < 16) {
+      // Never the value itself: it is a secret, even a short one.
+      std::string message = "must have at least 16 characters";
+      if (w["secret"].Scalar().find("${") != std::string::npos) {
+        message += " (is its environment variable set?)";
+      }
+      fail(w["secret"], path + ".secret", message);
+    }
+    if (w["timeout_ms"]) hook.timeout = duration_ms(w["timeout_ms"], path + ".timeout_ms");
+    if (w["max_attempts"]) {
+      hook.max_attempts = integer<int>(w["max_attempts"], path + ".max_attempts", 1, 100);
+    }
+    if (w["ca_file"]) {
+      hook.ca_file = scalar(w["ca_file"], path + ".ca_file");
+      if (!std::ifstream(hook.ca_file)) {
+        fail(w["ca_file"], path + ".ca_file", "cannot read '" + hook.ca_file + "'");
+      }
+    }
+    cfg.webhook = std::move(hook);
+  }
+
   channel_config channel(const YAML::Node& node, const std::string& path) const {
     only_keys(node, path,
               {"name", "type", "base_url", "api_keys", "api_key", "models", "weight", "timeouts",
@@ -327,7 +361,7 @@ class reader {
     if (!root.IsDefined() || root.IsNull()) return cfg;
     only_keys(root, "",
               {"listen", "workers", "master_key", "database", "limits", "log", "media_fetch",
-               "auth_guard", "channels", "keys", "pricing", "currency", "budgets"});
+               "auth_guard", "channels", "keys", "pricing", "currency", "budgets", "alerts"});
     if (root["listen"]) listen(root["listen"], cfg);
     if (root["workers"]) cfg.workers = integer<unsigned>(root["workers"], "workers", 0, 1024);
     if (root["master_key"]) {
@@ -449,6 +483,7 @@ class reader {
                                   "budgets.default_max_output_tokens", 1, 10'000'000);
       }
     }
+    if (root["alerts"]) alerts_section(root["alerts"], cfg);
     return cfg;
   }
 

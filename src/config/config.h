@@ -2,6 +2,7 @@
 // Immutable once loaded; the running server holds it inside a snapshot (server/runtime.h).
 #pragma once
 
+#include "alerts/webhook.h"
 #include "billing/price.h"
 #include "providers/vendors.h"
 
@@ -128,6 +129,8 @@ struct config {
   std::vector<price_entry> pricing;
   currency_config currency;
   budgets_config budgets;
+  // `alerts.webhook:`: where budget alerts are POSTed (alerts/webhook.h); none when absent.
+  std::optional<alerts::webhook_config> webhook;
   std::string source = "<defaults>";  // where it came from, for messages
 };
 

@@ -929,5 +929,90 @@ TEST(config_pricing, a_channel_keeps_its_prices_through_json) {
   EXPECT_EQ(err.field, "pricing.m");
 }
 
+TEST(config_alerts, webhook_with_a_secret_from_the_environment) {
+  auto cfg = must_parse(R"(alerts:
+  webhook:
+    url: https://hooks.example.com/switchyard?token=t
+    secret: ${SWITCHYARD_WEBHOOK_SECRET}
+    timeout_ms: 2500
+    max_attempts: 3
+)",
+                        env_of({{"SWITCHYARD_WEBHOOK_SECRET", "whsec_0123456789abcdef"}}));
+  ASSERT_TRUE(cfg.webhook.has_value());
+  EXPECT_EQ(cfg.webhook->url, "https://hooks.example.com/switchyard?token=t");
+  EXPECT_EQ(cfg.webhook->secret, "whsec_0123456789abcdef");
+  EXPECT_EQ(cfg.webhook->timeout, 2500ms);
+  EXPECT_EQ(cfg.webhook->max_attempts, 3);
+  EXPECT_TRUE(cfg.webhook->ca_file.empty());
+
+  auto defaults = must_parse(
+      "alerts:\n  webhook:\n    url: http://127.0.0.1:9000/h\n    secret: 0123456789abcdef\n");
+  ASSERT_TRUE(defaults.webhook.has_value());
+  EXPECT_EQ(defaults.webhook->timeout, 5000ms);
+  EXPECT_EQ(defaults.webhook->max_attempts, 5);
+  // No section, or an empty one: no webhook.
+  EXPECT_FALSE(must_parse("workers: 1\n").webhook.has_value());
+  EXPECT_FALSE(must_parse("alerts:\n").webhook.has_value());
+}
+
+TEST(config_alerts, errors_name_the_field) {
+  auto error_of = [](const std::string& yaml, const env_lookup& env = no_env) {
+    auto result = parse_config(yaml, "test.yaml", env);
+    if (auto* e = std::get_if<config_error>(&result)) return *e;
+    ADD_FAILURE() << "expected an error for:\n" << yaml;
+    return config_error{};
+  };
+  auto no_url = error_of("alerts:\n  webhook:\n    secret: 0123456789abcdef\n");
+  EXPECT_EQ(no_url.field, "alerts.webhook");
+  EXPECT_EQ(no_url.message, "test.yaml:3: alerts.webhook: missing key 'url'");
+
+  auto no_secret = error_of("alerts:\n  webhook:\n    url: https://h.example.com/\n");
+  EXPECT_EQ(no_secret.field, "alerts.webhook");
+  EXPECT_EQ(no_secret.message, "test.yaml:3: alerts.webhook: missing key 'secret'");
+
+  auto short_secret =
+      error_of("alerts:\n  webhook:\n    url: https://h.example.com/\n    secret: short-secret\n");
+  EXPECT_EQ(short_secret.field, "alerts.webhook.secret");
+  EXPECT_EQ(short_secret.message,
+            "test.yaml:4: alerts.webhook.secret: must have at least 16 characters");
+  EXPECT_EQ(short_secret.message.find("short-secret"), std::string::npos);
+
+  // An unset variable leaves an empty secret: the message points at the environment.
+  auto unset = error_of(
+      "alerts:\n  webhook:\n    url: https://h.example.com/\n"
+      "    secret: ${SWITCHYARD_WEBHOOK_SECRET}\n");
+  EXPECT_EQ(unset.field, "alerts.webhook.secret");
+  EXPECT_NE(unset.message.find("environment variable"), std::string::npos) << unset.message;
+
+  for (const char* url : {"ftp://h.example.com/", "h.example.com/hook", "http:///x", "http:<"}) {
+    auto bad = error_of(std::string("alerts:\n  webhook:\n    url: \"") + url +
+                        "\"\n    secret: 0123456789abcdef\n");
+    EXPECT_EQ(bad.field, "alerts.webhook.url") << url;
+    EXPECT_TRUE(bad.message.starts_with("test.yaml:3: alerts.webhook.url: ")) << bad.message;
+  }
+
+  auto unknown = error_of(
+      "alerts:\n  webhook:\n    url: https://h.example.com/\n    secret: 0123456789abcdef\n"
+      "    retries: 3\n");
+  EXPECT_EQ(unknown.field, "alerts.webhook.retries");
+  EXPECT_TRUE(unknown.message.starts_with("test.yaml:5: alerts.webhook.retries: unknown key"))
+      << unknown.message;
+  auto unknown_top = error_of("alerts:\n  slack: {}\n");
+  EXPECT_EQ(unknown_top.field, "alerts.slack");
+
+  auto zero_timeout = error_of(
+      "alerts:\n  webhook:\n    url: https://h.example.com/\n    secret: 0123456789abcdef\n"
+      "    timeout_ms: 0\n");
+  EXPECT_EQ(zero_timeout.field, "alerts.webhook.timeout_ms");
+  auto attempts = error_of(
+      "alerts:\n  webhook:\n    url: https://h.example.com/\n    secret: 0123456789abcdef\n"
+      "    max_attempts: 0\n");
+  EXPECT_EQ(attempts.field, "alerts.webhook.max_attempts");
+  auto ca = error_of(
+      "alerts:\n  webhook:\n    url: https://h.example.com/\n    secret: 0123456789abcdef\n"
+      "    ca_file: /nonexistent/ca.pem\n");
+  EXPECT_EQ(ca.field, "alerts.webhook.ca_file");
+}
+
 }  // namespace
 }  // namespace sy::test
