@@ -1,4 +1,5 @@
 // switchyard: serve | check-config | --version | --help
+#include "alerts/webhook.h"
 #include "app/accounts_cli.h"
 #include "billing/ledger.h"
 #include "common/crypto.h"
@@ -99,8 +100,16 @@ int serve(const std::string& config_path) {
   int received = 0;
   signals.async_wait([&](const boost::system::error_code&, int sig) { received = sig; });
 
+  // Budget alerts go out through it; it outlives the server, so no alert meets a dead sender.
+  std::unique_ptr<sy::alerts::webhook_sender> webhook;
+  if (cfg->webhook) webhook = std::make_unique<sy::alerts::webhook_sender>(*cfg->webhook);
   auto rt = sy::runtime::build(*cfg);
   sy::server srv(rt);
+  if (webhook) {
+    srv.set_alert_sink([&webhook](std::string_view type, std::string data) {
+      webhook->send(sy::alerts::make_event(type, data));
+    });
+  }
   // The store's thread publishes to the server: on every way out, it stops first.
   struct stop_store {
     std::unique_ptr<sy::store::service>& store;

@@ -23,7 +23,13 @@ gateway::gateway(const std::string& yaml, const crypto::sealer* sealer) {
   if (auto* e = std::get_if<config_error>(&parsed)) throw std::runtime_error(e->message);
   auto& cfg = std::get<config>(parsed);
   if (cfg.workers == 0) cfg.workers = 2;
+  if (cfg.webhook) webhook_ = std::make_unique<alerts::webhook_sender>(*cfg.webhook);
   server_ = std::make_unique<server>(runtime::build(cfg));
+  if (webhook_) {
+    server_->set_alert_sink([this](std::string_view type, std::string data) {
+      webhook_->send(alerts::make_event(type, data));
+    });
+  }
   if (yaml.find("database:") != std::string::npos && cfg.database != "none") {
     auto opened = store::service::open(cfg.database);
     if (auto* e = std::get_if<store::db_error>(&opened)) throw std::runtime_error(e->message);

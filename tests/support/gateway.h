@@ -2,6 +2,7 @@
 // HTTP client to talk to it.
 #pragma once
 
+#include "alerts/webhook.h"
 #include "billing/ledger.h"
 #include "config/config.h"
 #include "server/runtime.h"
@@ -32,9 +33,11 @@ class gateway {
   server& srv() { return *server_; }
   store::service* store() { return store_.get(); }
   billing::ledger_writer* ledger() { return ledger_.get(); }
+  alerts::webhook_sender* webhook() { return webhook_.get(); }
   void drain(std::chrono::milliseconds timeout) { server_->drain(timeout); }
 
  private:
+  std::unique_ptr<alerts::webhook_sender> webhook_;  // outlives the server
   std::unique_ptr<store::service> store_;
   std::unique_ptr<billing::ledger_writer> ledger_;
   std::unique_ptr<server> server_;
