@@ -5,6 +5,7 @@
 #include "protocol/openai/errors.h"
 #include "server/endpoints.h"
 #include "server/server.h"
+#include "server/usage_cost.h"
 
 #include <mutex>
 #include <set>
@@ -61,24 +62,6 @@ void warn_unpriced(const std::string& channel, const std::string& model) {
       "pricing: no price for model '{}' on channel '{}': its cost is recorded as unknown (add it "
       "under pricing: in the config)",
       model, channel);
-}
-
-// The request's usage as the pricing table counts it (OpenAI-style: cached and cache-write
-// tokens inside input, reasoning inside output).
-usage_breakdown breakdown(const usage_counts& u) {
-  auto count = [](std::int64_t v) { return std::max<std::int64_t>(v, 0); };
-  usage_breakdown b;
-  b.input = count(u.prompt_tokens);
-  b.cached_input = count(u.cached_tokens);
-  b.cache_write_1h = count(u.cache_write_1h_tokens);
-  b.cache_write_5m = std::max<std::int64_t>(count(u.cache_write_tokens) - b.cache_write_1h, 0);
-  b.output = count(u.completion_tokens);
-  b.reasoning = count(u.reasoning_tokens);
-  return b;
-}
-
-bool has_usage(const request_context& ctx) {
-  return ctx.usage.prompt_tokens >= 0 || ctx.usage.completion_tokens >= 0;
 }
 
 // The price of the request's model, when it has one (a warning otherwise, once per model).
@@ -139,7 +122,7 @@ void finish(request_context& ctx) {
     // The tokens charged at admission were an estimate: the books take what was used. Without a
     // usage report, a request the gateway refused before any upstream answered used none; one
     // the upstream answered without usage keeps its estimate.
-    if (has_usage(ctx)) {
+    if (has_usage(ctx.usage)) {
       const auto b = breakdown(ctx.usage);
       ctx.ticket.settle(b.input + b.output);
     } else if (!ctx.first_byte) {
@@ -157,7 +140,7 @@ void finish(request_context& ctx) {
   // What the request cost: from the upstream's usage; nothing when no upstream answered; unknown
   // without a price or without usage. The ledger and the budgets take the same number.
   std::optional<std::int64_t> cost;
-  if (p && has_usage(ctx)) {
+  if (p && has_usage(ctx.usage)) {
     cost = cost_nano_usd(*p, breakdown(ctx.usage));
   } else if (p && !ctx.first_byte) {
     cost = 0;
@@ -222,7 +205,7 @@ void finish(request_context& ctx) {
         std::pair{R"(,"reasoning_tokens":)", ctx.usage.reasoning_tokens}}) {
     if (value > 0) fmt::format_to(out, "{}{}", name, value);
   }
-  if (has_usage(ctx) && !ctx.channel.empty()) {
+  if (has_usage(ctx.usage) && !ctx.channel.empty()) {
     if (auto cost = p ? cost_usd(*p, breakdown(ctx.usage)) : std::nullopt) {
       fmt::format_to(out, R"(,"cost_usd":{:.9f})", *cost);
     } else {

@@ -5,6 +5,7 @@
 #include "protocol/openai/stream_usage.h"
 #include "protocol/openai/usage_sniffer.h"
 #include "server/response_writer.h"
+#include "server/usage_cost.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -291,6 +292,7 @@ asio::awaitable<result> relay_translated(request_context& ctx, connection& conn,
     }
   }
   translated_head(ctx, answer_status, content_type, res);
+  if (!c.stream && answer_status < 300) add_cost_headers(ctx);
   auto wec = co_await ctx.out.start(answer.size(), ctx.keep_alive, answer, true);
   if (wec) ctx.client_gone = true;
   co_return result{next, {}};
@@ -310,12 +312,25 @@ class usage_tap {
       openai_.feed(bytes);
     }
   }
-  usage_counts finish() { return other_ ? from_ir(other_->finish()) : openai_.finish(); }
+  // The usage seen; the body is read once (a second call returns the same counts).
+  usage_counts finish() {
+    if (!finished_) {
+      result_ = other_ ? from_ir(other_->finish()) : openai_.finish();
+      finished_ = true;
+    }
+    return result_;
+  }
 
  private:
   openai::usage_sniffer openai_;
   std::optional<ir::usage_reader> other_;
+  usage_counts result_;
+  bool finished_ = false;
 };
+
+// A non-streamed answer up to this size is held until its last byte, so that its cost and token
+// counts can go in its headers; a larger one is relayed as it comes, without them.
+constexpr std::size_t max_held_answer = 4u << 20;
 
 template <class Stream>
 asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream& stream, call& c,
@@ -395,6 +410,10 @@ asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream&
     length.reset();
   }
 
+  // A whole non-streamed answer is held for its cost headers (usually it came in one piece).
+  bool hold = !sse && res.result_int() < 300;
+  std::string held;
+
   auto& buf = conn.relay;
   bool done = parser.is_done();
   if (done) {
@@ -450,6 +469,21 @@ asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream&
       hide->feed(piece, shown);
       if (done) hide->finish(shown);
       piece = shown;
+    }
+    if (hold) {
+      if (!done && held.size() + piece.size() <= max_held_answer) {
+        held.append(piece);
+        continue;
+      }
+      if (!held.empty()) {
+        held.append(piece);
+        piece = held;
+      }
+      if (done) {
+        ctx.usage = usage.finish();
+        add_cost_headers(ctx);
+      }
+      hold = false;
     }
     error_code ec;
     if (!ctx.out.started()) {

@@ -105,7 +105,21 @@ channels:
 )";
   }
 
-  void start(const std::string& extra = "") { gw_ = std::make_unique<gateway>(config(extra)); }
+  void start(const std::string& extra = "") {
+    gw_ = std::make_unique<gateway>(config(extra));
+    requests_at_start_ = upstream_.requests().size();
+  }
+
+  // A response reaches the client before its request is settled and its ledger row appended
+  // (the logging phase runs after the last byte): waits until every request the upstream
+  // answered for this gateway has its row, then commits them.
+  void settled() {
+    const auto expected = upstream_.requests().size() - requests_at_start_;
+    for (int i = 0; i < 500 && gw_->ledger()->stats().appended < expected; ++i)
+      std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(gw_->ledger()->stats().appended, expected);
+    EXPECT_TRUE(gw_->ledger()->flush());
+  }
 
   template <class F>
   auto change(F fn) {
@@ -136,7 +150,7 @@ channels:
 
   // The ledger's committed spend of a key.
   std::int64_t ledger_spend(const std::string& column, const std::string& id) {
-    EXPECT_TRUE(gw_->ledger()->flush());
+    settled();
     return gw_->store()->call([&](store::connection& db) {
       auto rows = db.query(
           "SELECT COALESCE(CAST(SUM(cost_nano_usd) AS BIGINT), 0), COUNT(*) "
@@ -149,6 +163,7 @@ channels:
 
   // The budget of scope/id as GET /admin/budgets shows it.
   boost::json::object budget_of(const std::string& scope, const std::string& name_or_id) {
+    settled();
     http_client c(gw_->port());
     auto r = c.request("GET", "/admin/budgets", "", {{"authorization", "Bearer " + master}});
     EXPECT_EQ(r.status, 200) << r.body;
@@ -169,6 +184,7 @@ channels:
   fake_upstream upstream_;
   std::filesystem::path dir_;
   std::unique_ptr<gateway> gw_;
+  std::size_t requests_at_start_ = 0;
 };
 
 TEST_F(budget_test, concurrent_requests_never_spend_past_the_budget) {
@@ -208,6 +224,7 @@ TEST_F(budget_test, concurrent_requests_never_spend_past_the_budget) {
   EXPECT_GE(admitted.load(), budget / worst);
   // Sequentially, the rest of the budget can be used until a worst case no longer fits.
   delay_ = 0ms;
+  settled();  // (ledger_spend waited for the rows, so no reservation is left either)
   http_client c(gw_->port());
   for (int i = 0; i < 100 && c.post("/v1/chat/completions", body(60), k.secret).status == 200;
        ++i) {

@@ -139,3 +139,77 @@ keys:
 
 }  // namespace
 }  // namespace sy::test
+
+namespace sy::test {
+namespace {
+
+TEST(cost, non_streamed_answers_carry_their_cost_and_tokens_in_headers) {
+  // A long answer (several relay pieces) with cached and reasoning tokens; a stream on request.
+  const std::string long_text(100000, 'x');
+  fake_upstream up([&](const fake_request& r, fake_responder& out) {
+    if (r.body.find("\"stream\":true") != std::string::npos) {
+      out.start(200, "text/event-stream");
+      out.chunk(chunk_event("hi"));
+      out.chunk(
+          R"(data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],)"
+          R"("usage":{"prompt_tokens":1000,"completion_tokens":500,"total_tokens":1500}})"
+          "\n\n");
+      out.chunk("data: [DONE]\n\n");
+      out.end();
+      return;
+    }
+    out.send(
+        200,
+        R"({"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,)"
+        R"("message":{"role":"assistant","content":")" +
+            long_text +
+            R"("},"finish_reason":"stop"}],)"
+            R"("usage":{"prompt_tokens":1000,"completion_tokens":500,"total_tokens":1500,)"
+            R"("prompt_tokens_details":{"cached_tokens":400},)"
+            R"("completion_tokens_details":{"reasoning_tokens":100}}})");
+  });
+  gateway gw(R"(
+pricing:
+  house-model: { input: 2.00, cached_input: 0.50, output: 8.00 }
+channels:
+  - name: up
+    type: openai
+    base_url: )" +
+             up.url() +
+             R"(
+    api_keys: [ "sk-upstream" ]
+    models: { priced: house-model, unpriced: no-such-model }
+keys:
+  - { name: app, key: sk-app-0123456789, models: [ "*" ] }
+)");
+  http_client c(gw.port());
+  // 600 x $2 + 400 x $0.50 + 500 x $8, per million = $0.0054.
+  auto passthrough = c.post("/v1/chat/completions", chat_body("priced"), "sk-app-0123456789");
+  ASSERT_EQ(passthrough.status, 200);
+  EXPECT_NE(passthrough.body.find(long_text), std::string::npos);  // the whole answer, intact
+  EXPECT_EQ(passthrough.header("x-sy-request-cost"), "0.0054");
+  EXPECT_EQ(passthrough.header("x-sy-input-tokens"), "1000");
+  EXPECT_EQ(passthrough.header("x-sy-cached-input-tokens"), "400");
+  EXPECT_EQ(passthrough.header("x-sy-output-tokens"), "500");
+  EXPECT_EQ(passthrough.header("x-sy-reasoning-tokens"), "100");
+  EXPECT_EQ(passthrough.header("x-sy-cache-write-tokens"), "");
+  // Translated (an Anthropic client): the same usage, the same cost.
+  auto translated =
+      c.request("POST", "/v1/messages",
+                R"({"model":"priced","max_tokens":10,"messages":[{"role":"user","content":"Hi"}]})",
+                {{"x-api-key", "sk-app-0123456789"}, {"anthropic-version", "2023-06-01"}});
+  ASSERT_EQ(translated.status, 200) << translated.body;
+  EXPECT_EQ(translated.header("x-sy-request-cost"), "0.0054");
+  EXPECT_EQ(translated.header("x-sy-input-tokens"), "1000");
+  // No price: said so, never a zero.
+  auto unpriced = c.post("/v1/chat/completions", chat_body("unpriced"), "sk-app-0123456789");
+  EXPECT_EQ(unpriced.header("x-sy-request-cost"), "unknown");
+  EXPECT_EQ(unpriced.header("x-sy-output-tokens"), "500");
+  // A stream's headers leave before its usage is known: none.
+  auto streamed = c.post("/v1/chat/completions", chat_body("priced", true), "sk-app-0123456789");
+  EXPECT_EQ(streamed.status, 200);
+  EXPECT_EQ(streamed.header("x-sy-request-cost"), "");
+}
+
+}  // namespace
+}  // namespace sy::test
