@@ -13,6 +13,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <queue>
@@ -283,6 +285,14 @@ inline std::uint64_t hash_bytes(const unsigned char* p, std::size_t n) {
   return h;
 }
 
+// A slot of the hash table: 0 (empty) or, from the high bits down, 25 bits of the key's hash,
+// the 21-bit offset of the token in the blob and its rank + 1 in 18 bits, so that a lookup
+// touches the slot and the token's bytes only. gen_vocab.cjs checks that the blobs fit.
+constexpr int rank_bits = 18, offset_bits = 21;
+constexpr std::uint64_t rank_mask = (1ull << rank_bits) - 1;
+constexpr std::uint64_t offset_mask = (1ull << offset_bits) - 1;
+constexpr std::uint64_t tag_mask = ~0ull << (rank_bits + offset_bits);
+
 class vocab {
  public:
   vocab(const unsigned char* begin, const unsigned char* end) : blob_(begin) {
@@ -290,6 +300,10 @@ class vocab {
     for (std::size_t p = 0; p < size && p + 1 + begin[p] <= size;) {
       offsets_.push_back(static_cast<std::uint32_t>(p));
       p += 1 + begin[p];
+    }
+    if (size > offset_mask || offsets_.size() >= rank_mask) {
+      std::fprintf(stderr, "tokenizer: vocabulary too large for its hash table\n");
+      std::abort();  // unreachable: gen_vocab.cjs refuses such a vocabulary at build time
     }
     std::size_t capacity = 1;
     while (capacity < offsets_.size() * 2)
@@ -304,7 +318,7 @@ class vocab {
       std::size_t i = h & mask_;
       while (slots_[i])
         i = (i + 1) & mask_;
-      slots_[i] = (h & 0xFFFFFFFF00000000ull) | (r + 1);
+      slots_[i] = (h & tag_mask) | (std::uint64_t{offsets_[r]} << rank_bits) | (r + 1);
     }
     for (unsigned c = 0; c < 256; ++c) {
       unsigned char b = static_cast<unsigned char>(c);
@@ -324,21 +338,22 @@ class vocab {
     if (n == 1 && byte_ranks_ready_) return byte_rank_[*p];
     if (n > 255) return no_rank;
     std::uint64_t h = hash_bytes(p, n);
-    const std::uint64_t tag = h & 0xFFFFFFFF00000000ull;
+    const std::uint64_t tag = h & tag_mask;
     for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
       std::uint64_t s = slots_[i];
       if (!s) return no_rank;
-      if ((s & 0xFFFFFFFF00000000ull) != tag) continue;
-      std::uint32_t r = static_cast<std::uint32_t>(s) - 1;
-      const unsigned char* t = blob_ + offsets_[r];
-      if (t[0] == n && std::memcmp(t + 1, p, n) == 0) return r;
+      if ((s & tag_mask) != tag) continue;
+      const unsigned char* t = blob_ + ((s >> rank_bits) & offset_mask);
+      if (t[0] == n && std::memcmp(t + 1, p, n) == 0) {
+        return static_cast<std::uint32_t>(s & rank_mask) - 1;
+      }
     }
   }
 
  private:
   const unsigned char* blob_;
   std::vector<std::uint32_t> offsets_;  // rank -> offset of its length byte in blob_
-  std::vector<std::uint64_t> slots_;    // 0 or (hash's high 32 bits << 32 | rank + 1)
+  std::vector<std::uint64_t> slots_;    // see tag_mask
   std::size_t mask_ = 0;
   std::array<std::uint32_t, 256> byte_rank_{};
   bool byte_ranks_ready_ = false;  // byte_rank_ is filled

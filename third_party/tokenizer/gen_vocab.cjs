@@ -57,7 +57,13 @@ for (const name of ["o200k_base", "cl100k_base"]) {
     }
     parts.push(Buffer.from([t.length]), t);
   }
-  fs.writeFileSync(path.join(outDir, `${name}.bin`), Buffer.concat(parts));
+  const blob = Buffer.concat(parts);
+  // tokenizer.cpp's hash table packs a token's offset in 21 bits and its rank + 1 in 18.
+  if (blob.length >= 1 << 21 || tokens.length >= (1 << 18) - 1) {
+    console.error(`gen_vocab: ${name} is too large for tokenizer.cpp's hash table slots`);
+    process.exit(1);
+  }
+  fs.writeFileSync(path.join(outDir, `${name}.bin`), blob);
 }
 fs.writeFileSync(path.join(outDir, "pat_str.txt"), pats);
 
