@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 seconds=${1:-30}
 [[ $# -gt 0 ]] && shift
-all_targets=(request_probe sse usage_sniffer stream_usage config key_table cidr
+all_targets=(request_probe sse usage_sniffer stream_usage config key_table cidr tokenizer
              openai_codec openai_stream anthropic_codec anthropic_stream gemini_codec gemini_stream)
 targets=("$@")
 ((${#targets[@]})) || targets=("${all_targets[@]}")
