@@ -69,6 +69,20 @@ struct request_context {
   bool stream = false;
   usage_counts usage;
   std::optional<errc> failure;  // the gateway's own error, if it ended in one
+  // What was generated, kept (capped at generated_cap bytes) for an estimate in case the
+  // upstream reports no usage: the answer's text (translated relays) or the upstream's raw bytes
+  // (passthrough, `generated_raw`). `generated_dropped` counts the bytes beyond the cap.
+  std::string generated;
+  bool generated_raw = false;
+  std::uint64_t generated_dropped = 0;
+  bool estimated = false;  // ctx.usage was counted by the gateway's tokenizer (server/estimate.h)
+  static constexpr std::size_t generated_cap = 1u << 20;
+  void keep_generated(std::string_view bytes) {
+    const std::size_t room = generated_cap - std::min(generated_cap, generated.size());
+    const std::size_t kept = std::min(room, bytes.size());
+    generated.append(bytes.substr(0, kept));
+    generated_dropped += bytes.size() - kept;
+  }
 
   auth_cache* auth = nullptr;   // owned by the session
   rate_ticket ticket;           // the admitted request's share of its key's limits

@@ -1,5 +1,7 @@
 #include "server/endpoints.h"
 
+#include "server/estimate.h"
+
 #include "billing/usage_query.h"
 #include "common/json.h"
 #include "protocol/ir/codec.h"
@@ -10,6 +12,7 @@
 #include "providers/mock/mock.h"
 #include "server/admin_endpoint.h"
 #include "server/admission.h"
+#include "server/estimate.h"
 #include "server/server.h"
 #include "store/service.h"
 #include "upstream/exchange.h"
@@ -599,6 +602,8 @@ asio::awaitable<void> relay(request_context& ctx, inbound& in) {
     client_watch watch(ctx);
     failure = co_await upstream::forward(ctx, ctx.w.pool(), c);
   }
+  // Usage missing or cut short: counted here, while the request sent upstream is at hand.
+  if (needs_estimate(ctx)) estimate_usage(ctx, upstream_protocol, c.body, in.stream);
   if (failure && !ctx.client_gone) co_await send_error(ctx, *failure);
 }
 

@@ -105,7 +105,7 @@ void write_ledger(const request_context& ctx, int status, double duration,
       b.input - row.cached_input_tokens - row.cache_write_5m_tokens - row.cache_write_1h_tokens;
   row.reasoning_tokens = std::min(b.reasoning, b.output);
   row.output_tokens = b.output - row.reasoning_tokens;
-  row.estimated = false;
+  row.estimated = ctx.estimated;
   row.cost_nano_usd = cost;
   row.status = status;
   row.duration_ms = static_cast<std::int64_t>(duration * 1000);
@@ -216,6 +216,7 @@ void finish(request_context& ctx) {
     line += R"(,"error":)";
     json::append_quoted(line, info(*ctx.failure).code);
   }
+  if (ctx.estimated) line += R"(,"estimated":true)";
   if (ctx.client_gone) line += R"(,"client_gone":true)";
   line += '}';
   log->info(line);

@@ -189,8 +189,12 @@ asio::awaitable<result> relay_translated(request_context& ctx, connection& conn,
       if (!decoder->done()) decoder->feed(e, events);
     };
     auto emit = [&](ir::stream_event& ev) {
-      if (ev.type == ir::stream_event::kind::usage || ev.type == ir::stream_event::kind::start) {
+      using k = ir::stream_event::kind;
+      if (ev.type == k::usage || ev.type == k::start) {
         tokens.merge(ev.tokens);
+      } else if (ev.type == k::text_delta || ev.type == k::reasoning_delta ||
+                 ev.type == k::tool_args_delta || ev.type == k::tool_call_start) {
+        ctx.keep_generated(ev.type == k::tool_call_start ? ev.name : ev.text);  // for estimates
       }
       // A translated answer names the model the client asked for (as the non-streamed one
       // does), not the upstream's name for it.
@@ -276,6 +280,16 @@ asio::awaitable<result> relay_translated(request_context& ctx, connection& conn,
     if (auto* e = std::get_if<error>(&decoded)) co_return result{next, std::move(*e)};
     auto& response = std::get<ir::response>(decoded);
     ctx.usage = from_ir(response.tokens);
+    if (!has_usage(ctx.usage)) {
+      // A server that reports no usage: its text is kept for the estimate.
+      for (const auto& ev : ir::to_events(response)) {
+        using k = ir::stream_event::kind;
+        if (ev.type == k::text_delta || ev.type == k::reasoning_delta ||
+            ev.type == k::tool_args_delta || ev.type == k::tool_call_start) {
+          ctx.keep_generated(ev.type == k::tool_call_start ? ev.name : ev.text);
+        }
+      }
+    }
     response.model = tr.stream.model;  // the name the client asked for
     if (response.id.empty()) response.id = tr.stream.id;
     if (response.created == 0) response.created = tr.stream.created;
@@ -412,6 +426,9 @@ asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream&
 
   // A whole non-streamed answer is held for its cost headers (usually it came in one piece).
   bool hold = !sse && res.result_int() < 300;
+  // An answer's bytes are kept (capped) for a token estimate, should its usage never come.
+  const bool keep = res.result_int() < 300;
+  ctx.generated_raw = true;
   std::string held;
 
   auto& buf = conn.relay;
@@ -463,6 +480,7 @@ asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream&
     }
     std::string_view piece(buf.data(), buf.size() - res.body().size);
     usage.feed(piece);
+    if (keep) ctx.keep_generated(piece);
     done = parser.is_done();
     if (hide) {
       shown.clear();
