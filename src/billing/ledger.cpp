@@ -1,5 +1,6 @@
 #include "billing/ledger.h"
 
+#include "common/civil_time.h"
 #include "store/migrations.h"
 
 #include <spdlog/spdlog.h>
@@ -344,20 +345,7 @@ std::optional<group_by> parse_group_by(std::string_view text) {
 }
 
 std::string format_day(std::int64_t days) {
-  // Howard Hinnant's civil_from_days.
-  days += 719468;
-  const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-  const std::int64_t doe = days - era * 146097;
-  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const std::int64_t mp = (5 * doy + 2) / 153;
-  const std::int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  const std::int64_t m = mp < 10 ? mp + 3 : mp - 9;
-  const std::int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
-  char out[64];
-  std::snprintf(out, sizeof out, "%04lld-%02lld-%02lld", static_cast<long long>(y),
-                static_cast<long long>(m), static_cast<long long>(d));
-  return out;
+  return civil::format_day(days);
 }
 
 namespace {
