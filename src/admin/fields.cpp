@@ -5,6 +5,7 @@
 #include "auth/cidr.h"
 #include "billing/budget.h"
 #include "common/civil_time.h"
+#include "common/percent.h"
 
 #include <charconv>
 #include <cmath>
@@ -28,32 +29,6 @@ std::optional<std::int64_t> integer_of(const boost::json::value& v) {
 
 invalid wrong(std::string_view field, std::string message) {
   return invalid{std::string(field), std::move(message)};
-}
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::optional<std::string> percent_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%') {
-      if (i + 2 >= s.size()) return std::nullopt;
-      int hi = hex_digit(s[i + 1]), lo = hex_digit(s[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include "common/civil_time.h"
 #include "common/json.h"
+#include "common/percent.h"
 
 #include <algorithm>
 #include <charconv>
@@ -17,32 +18,6 @@ using civil::parse_rfc3339_ms;
 
 // 10000-01-01T00:00:00Z in unix milliseconds: past the last instant RFC 3339 can write.
 constexpr std::int64_t end_of_time_ms = 253402300800000;
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::optional<std::string> percent_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%') {
-      if (i + 2 >= s.size()) return std::nullopt;
-      const int hi = hex_digit(s[i + 1]), lo = hex_digit(s[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
 
 std::string_view group_name(group_by by) {
   switch (by) {
