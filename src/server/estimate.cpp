@@ -104,8 +104,7 @@ std::int64_t estimate_prompt_tokens(billing::encoding e, const ir::request& r) {
 bool needs_estimate(const request_context& ctx) {
   if (!ctx.first_byte || ctx.channel.empty()) return false;
   if (ctx.out.started() && ctx.out.status() >= 300) return false;  // an error is not billed
-  return !has_usage(ctx.usage) || ctx.usage.completion_tokens < 0 || ctx.client_gone ||
-         ctx.failure.has_value();
+  return !has_usage(ctx.usage) || ctx.client_gone || ctx.failure.has_value();
 }
 
 void estimate_usage(request_context& ctx, ir::protocol upstream, std::string_view request_body,

@@ -137,13 +137,14 @@ void finish(request_context& ctx) {
   ctx.w.metrics().record(ctx.channel.empty() ? std::string_view() : std::string_view(ctx.model),
                          ctx.channel, status, duration);
   const auto p = request_price(ctx);
-  // What the request cost: from the upstream's usage; nothing when no upstream answered; unknown
-  // without a price or without usage. The ledger and the budgets take the same number.
+  // What the request cost: from the upstream's usage (or the gateway's estimate of it); nothing
+  // when no upstream answered or it answered with an error; unknown without a price. The ledger and
+  // the budgets take the same number.
   std::optional<std::int64_t> cost;
   if (p && has_usage(ctx.usage)) {
     cost = cost_nano_usd(*p, breakdown(ctx.usage));
-  } else if (p && !ctx.first_byte) {
-    cost = 0;
+  } else if (p && (!ctx.first_byte || status >= 400)) {
+    cost = 0;  // no upstream answered, or it refused: vendors bill neither
   }
   if (ctx.budget.valid()) {
     // Without a known cost the whole reservation is kept: a budget is never under-charged.

@@ -75,6 +75,10 @@ class budget_test : public ::testing::Test {
   budget_test()
       : upstream_([this](const fake_request& r, fake_responder& out) {
           if (delay_.count()) std::this_thread::sleep_for(delay_);
+          if (overloaded_) {
+            out.send(429, R"({"error":{"message":"slow down","type":"requests","code":null}})");
+            return;
+          }
           out.send(200,
                    R"({"id":"c","object":"chat.completion","created":1,"model":"m","choices":[)"
                    R"({"index":0,"message":{"role":"assistant","content":"ok"},)"
@@ -181,6 +185,7 @@ channels:
   }
 
   std::chrono::milliseconds delay_{0};
+  std::atomic<bool> overloaded_{false};
   fake_upstream upstream_;
   std::filesystem::path dir_;
   std::unique_ptr<gateway> gw_;
@@ -296,6 +301,21 @@ TEST_F(budget_test, a_users_budget_bounds_all_of_its_keys) {
   auto shown = budget_of("user", u.id);
   EXPECT_EQ(nano_of(shown.at("spent_usd")), spent);
   EXPECT_EQ(shown.at("budget_period"), "month");
+}
+
+TEST_F(budget_test, an_upstream_refusal_costs_nothing) {
+  start();
+  const auto k = key(std::nullopt, 50'000'000);
+  overloaded_ = true;
+  http_client c(gw_->port());
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(c.post("/v1/chat/completions", body(60), k.secret).status, 429);
+  EXPECT_EQ(ledger_spend("key_id", k.row.id), 0);
+  auto shown = budget_of("key", k.row.id);
+  EXPECT_EQ(nano_of(shown.at("spent_usd")), 0);
+  EXPECT_EQ(nano_of(shown.at("reserved_usd")), 0);
+  overloaded_ = false;
+  EXPECT_EQ(c.post("/v1/chat/completions", body(60), k.secret).status, 200);
 }
 
 TEST_F(budget_test, a_budgeted_key_cannot_use_an_unpriced_model) {
