@@ -32,6 +32,7 @@ result<std::unique_ptr<connection>> sqlite_connection::open(const std::string& p
 }
 
 sqlite_connection::~sqlite_connection() {
+  clear_cache();
   sqlite3_close_v2(db_);
 }
 
@@ -40,22 +41,50 @@ db_error sqlite_connection::last_error() const {
   return db_error{sqlite3_errmsg(db_), (code & 0xff) == SQLITE_CONSTRAINT};
 }
 
-result<std::vector<row>> sqlite_connection::query(std::string_view sql,
-                                                  const std::vector<value>& params) {
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) !=
-      SQLITE_OK) {
-    return last_error();
+void sqlite_connection::clear_cache() {
+  for (auto& [sql, p] : cache_)
+    sqlite3_finalize(p.stmt);
+  cache_.clear();
+}
+
+result<sqlite_connection::prepared*> sqlite_connection::prepare(std::string_view sql,
+                                                                std::size_t params) {
+  auto it = cache_.find(std::string(sql));
+  if (it == cache_.end()) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                           &stmt, nullptr) != SQLITE_OK) {
+      return last_error();
+    }
+    if (cache_.size() >= max_cached) clear_cache();
+    it = cache_.emplace(std::string(sql), prepared{stmt, {}}).first;
   }
-  struct finalizer {
-    sqlite3_stmt* s;
-    ~finalizer() { sqlite3_finalize(s); }
-  } guard{stmt};
+  auto& p = it->second;
   // Parameters are written $1, $2...: SQLite takes them as named parameters "$1", "$2".
-  for (std::size_t i = 0; i < params.size(); ++i) {
+  for (std::size_t i = p.index.size(); i < params; ++i) {
     char name[24];
     std::snprintf(name, sizeof name, "$%zu", i + 1);
-    int index = sqlite3_bind_parameter_index(stmt, name);
+    p.index.push_back(sqlite3_bind_parameter_index(p.stmt, name));
+  }
+  return &p;
+}
+
+result<std::vector<row>> sqlite_connection::query(std::string_view sql,
+                                                  const std::vector<value>& params) {
+  auto prepared = prepare(sql, params.size());
+  if (auto* e = std::get_if<db_error>(&prepared)) return *e;
+  sqlite3_stmt* stmt = std::get<sqlite_connection::prepared*>(prepared)->stmt;
+  const auto& index_of = std::get<sqlite_connection::prepared*>(prepared)->index;
+  // Ready for its next use however this one ends; the bound values are let go.
+  struct resetter {
+    sqlite3_stmt* s;
+    ~resetter() {
+      sqlite3_reset(s);
+      sqlite3_clear_bindings(s);
+    }
+  } guard{stmt};
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const int index = index_of[i];
     if (index == 0) continue;  // not used by this statement
     int rc = std::visit(
         [&](const auto& v) {
@@ -68,7 +97,7 @@ result<std::vector<row>> sqlite_connection::query(std::string_view sql,
             return sqlite3_bind_double(stmt, index, v);
           } else {
             return sqlite3_bind_text(stmt, index, v.data(), static_cast<int>(v.size()),
-                                     SQLITE_TRANSIENT);
+                                     SQLITE_STATIC);  // params outlive the statement's use
           }
         },
         params[i]);
