@@ -191,7 +191,8 @@ std::map<std::string, budget_state> wait_budgets(unsigned short port, Pred done)
   return b;
 }
 
-// 00:00 UTC on the first of this month, in unix ms: the start of the "month" budget period.
+// 00:00 UTC on the first of this month, in unix ms: the start of the "month" budget period. (A
+// run across midnight UTC at the turn of a month would compare two periods; it takes seconds.)
 std::int64_t month_start_ms() {
   using namespace std::chrono;
   const year_month_day today{floor<days>(system_clock::now())};
