@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: wrk against the fake OpenAI upstream directly, through nginx, through
 # Switchyard (passthrough), and through Switchyard translating to an Anthropic upstream, for a
-# plain and a streamed chat completion; and the codec micro-benchmarks (sy_codec_bench). Prints
-# the tables; raw outputs and server logs go to bench/results/<timestamp>/. See bench/README.md.
+# plain and a streamed chat completion; the codec micro-benchmarks (sy_codec_bench); and the
+# ledger writer's throughput (sy_ledger_bench) on SQLite and, when a throwaway server can be
+# started as tests/support/with_postgres.sh does, on PostgreSQL. Prints the tables; raw outputs
+# and server logs go to bench/results/<timestamp>/. See bench/README.md.
 #
 # Knobs (environment): BUILD_DIR WORKERS THREADS CONNECTIONS DURATION WARMUP TARGETS SCENARIOS
-# CODEC CODEC_ARGS KEEP_TMP. Example: TARGETS="direct nginx" DURATION=5s CODEC=0 bench/run.sh
+# CODEC CODEC_ARGS LEDGER LEDGER_ARGS KEEP_TMP.
+# Example: TARGETS="direct nginx" DURATION=5s CODEC=0 LEDGER=0 bench/run.sh
 set -euo pipefail
 
 bench_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -22,6 +25,8 @@ TARGETS="${TARGETS:-direct nginx switchyard translated}"
 SCENARIOS="${SCENARIOS:-chat-json chat-stream}"
 CODEC="${CODEC:-1}"                # 1: run sy_codec_bench too (before the servers start)
 CODEC_ARGS="${CODEC_ARGS:-}"       # extra sy_codec_bench arguments (--benchmark_filter=stream/)
+LEDGER="${LEDGER:-1}"              # 1: run sy_ledger_bench too (before the servers start)
+LEDGER_ARGS="${LEDGER_ARGS:-}"     # extra sy_ledger_bench arguments (--benchmark_filter=commit/)
 KEEP_TMP="${KEEP_TMP:-0}"          # 1: keep the temp dir (configs) after the run
 
 BENCH_KEY="sk-bench-0123456789abcdef"
@@ -53,10 +58,13 @@ for s in $SCENARIOS; do
 done
 [[ -n "${TARGETS// /}" ]] || die "TARGETS is empty"
 [[ "$CODEC" == 0 || "$CODEC" == 1 ]] || die "CODEC must be 0 or 1 (got '$CODEC')"
+[[ "$LEDGER" == 0 || "$LEDGER" == 1 ]] || die "LEDGER must be 0 or 1 (got '$LEDGER')"
 
 fake_bin="$BUILD_DIR/bench/sy_fake_upstream"
 sy_bin="$BUILD_DIR/switchyard"
 codec_bin="$BUILD_DIR/bench/sy_codec_bench"
+ledger_bin="$BUILD_DIR/bench/sy_ledger_bench"
+with_postgres="$root/tests/support/with_postgres.sh"
 [[ -x "$fake_bin" ]] ||
   die "$fake_bin not found: build it with 'cmake --build ${BUILD_DIR#"$root/"} --target sy_fake_upstream' (or 'make build')"
 if want switchyard || want translated; then
@@ -66,6 +74,10 @@ fi
 if [[ "$CODEC" == 1 ]]; then
   [[ -x "$codec_bin" ]] ||
     die "$codec_bin not found: it needs libbenchmark-dev (scripts/install-deps.sh --bench) and a build; CODEC=0 leaves it out"
+fi
+if [[ "$LEDGER" == 1 ]]; then
+  [[ -x "$ledger_bin" ]] ||
+    die "$ledger_bin not found: it needs libbenchmark-dev (scripts/install-deps.sh --bench) and a build; LEDGER=0 leaves it out"
 fi
 command -v wrk >/dev/null || die "wrk not found (apt-get install wrk, or scripts/install-deps.sh --bench)"
 command -v curl >/dev/null || die "curl not found (apt-get install curl)"
@@ -207,6 +219,58 @@ if [[ "$CODEC" == 1 ]]; then
     { cat "$run_dir/codec.err" "$run_dir/codec.txt" >&2; die "sy_codec_bench failed"; }
 fi
 
+# ---- The ledger writer's throughput (before any server runs, too) ------------------------------
+
+# Why with_postgres.sh cannot start a throwaway PostgreSQL server here ("" when it can): its own
+# checks, made first so that a machine without PostgreSQL skips that half instead of failing.
+postgres_unavailable() {
+  local dir
+  # shellcheck disable=SC2012  # version-sorted, as with_postgres.sh picks them
+  for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    [[ -x "$dir/initdb" && -x "$dir/pg_ctl" ]] && { postgres_user_missing; return; }
+  done
+  if command -v pg_config >/dev/null; then
+    dir="$(pg_config --bindir)"
+    [[ -x "$dir/initdb" && -x "$dir/pg_ctl" ]] && { postgres_user_missing; return; }
+  fi
+  echo "no PostgreSQL server binaries (initdb, pg_ctl; Debian package postgresql, scripts/install-deps.sh --test)"
+}
+postgres_user_missing() {  # the server refuses to run as root: with_postgres.sh runs it as `postgres`
+  if [[ $(id -u) -eq 0 ]] && ! id postgres >/dev/null 2>&1; then
+    echo "running as root and there is no 'postgres' user to run the server"
+  fi
+}
+
+ledger_postgres=""   # "ran", or why it did not
+if [[ "$LEDGER" == 1 ]]; then
+  note "ledger writer: $ledger_bin${LEDGER_ARGS:+ $LEDGER_ARGS} (SQLite)"
+  # shellcheck disable=SC2086  # LEDGER_ARGS is a list of arguments
+  env -u SY_BENCH_POSTGRES_URL "$ledger_bin" --benchmark_out="$run_dir/ledger-sqlite.json" \
+    --benchmark_out_format=json $LEDGER_ARGS >"$run_dir/ledger-sqlite.txt" \
+    2>"$run_dir/ledger-sqlite.err" ||
+    { cat "$run_dir/ledger-sqlite.err" "$run_dir/ledger-sqlite.txt" >&2; die "sy_ledger_bench failed (SQLite)"; }
+  ledger_postgres="$(postgres_unavailable)"
+  if [[ -z "$ledger_postgres" ]]; then
+    note "ledger writer: $ledger_bin${LEDGER_ARGS:+ $LEDGER_ARGS} (PostgreSQL, a throwaway server from with_postgres.sh)"
+    rc=0
+    # shellcheck disable=SC2016,SC2086  # $SY_TEST_POSTGRES_URL is with_postgres.sh's, expanded there
+    "$with_postgres" bash -c 'SY_BENCH_POSTGRES_URL="$SY_TEST_POSTGRES_URL" exec "$@"' sy_ledger_bench \
+      "$ledger_bin" --benchmark_filter=/postgres --benchmark_out="$run_dir/ledger-postgres.json" \
+      --benchmark_out_format=json $LEDGER_ARGS >"$run_dir/ledger-postgres.txt" \
+      2>"$run_dir/ledger-postgres.err" || rc=$?
+    if ((rc == 0)); then
+      ledger_postgres=ran
+    elif grep -q '^with_postgres.sh:' "$run_dir/ledger-postgres.err"; then
+      # The server did not start (initdb or pg_ctl failed): that half is skipped, not failed.
+      ledger_postgres="the throwaway server did not start: $(grep -m1 '^with_postgres.sh:' "$run_dir/ledger-postgres.err")"
+    else
+      cat "$run_dir/ledger-postgres.err" "$run_dir/ledger-postgres.txt" >&2
+      die "sy_ledger_bench failed (PostgreSQL)"
+    fi
+  fi
+  [[ "$ledger_postgres" == ran ]] || note "ledger writer on PostgreSQL skipped: $ledger_postgres"
+fi
+
 # ---- Start the servers --------------------------------------------------------------------------
 
 note "results in ${run_dir#"$root/"}"
@@ -340,6 +404,31 @@ done
 
 # ---- Report -------------------------------------------------------------------------------------
 
+# One cell of the ledger table from Google Benchmark's JSON (one field a line): "commit:N" gives
+# the rows/s of commit/<backend>/appenders:N and its rows per batch, "append" the CPU ns a call.
+ledger_cell() {  # json_file backend commit:N|append
+  [[ -f "$1" ]] || return 0
+  awk -v backend="$2" -v want="$3" '
+    function num(line) { sub(/^[^:]*: */, "", line); sub(/,$/, "", line); gsub(/"/, "", line); return line }
+    function grouped(x,   s) { s = sprintf("%.0f", x); while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s); return s }
+    /"name":/ { name = num($0); ips = cpu = unit = rpb = "" }
+    /"items_per_second":/ { ips = num($0) }
+    /"rows_per_batch":/ { rpb = num($0) }
+    /"cpu_time":/ { cpu = num($0) }
+    /"time_unit":/ { unit = num($0) }
+    /^ *}/ && name != "" {
+      split(want, w, ":")
+      if (w[1] == "commit" && index(name, "commit/" backend "/appenders:" w[2] "/") == 1 && ips != "") {
+        printf "%s rows/s (%.0f/batch)\n", grouped(ips), rpb; exit
+      }
+      if (w[1] == "append" && name == "append/" backend && cpu != "") {
+        m = (unit == "ns") ? 1 : (unit == "us") ? 1e3 : (unit == "ms") ? 1e6 : 1e9
+        printf "%.0f ns\n", cpu * m; exit
+      }
+      name = ""
+    }' "$1"
+}
+
 fmt_us() {  # microseconds -> 812us / 1.23ms / 2.10s
   awk -v u="$1" 'BEGIN { if (u == "") print "-"; else if (u < 1000) printf "%dus", u;
     else if (u < 1e6) printf "%.2fms", u / 1e3; else printf "%.2fs", u / 1e6 }'
@@ -381,6 +470,29 @@ fmt_us() {  # microseconds -> 812us / 1.23ms / 2.10s
     echo
     echo "Codec micro-benchmarks (sy_codec_bench; full output in codec.txt and codec.json):"
     sed -n '/^Per-item CPU time/,$p' "$run_dir/codec.txt"
+  fi
+  if [[ "$LEDGER" == 1 ]]; then
+    echo
+    echo "Ledger writer (sy_ledger_bench; full output in ledger-*.txt and ledger-*.json): rows"
+    echo "committed per second by N appending threads, mean rows per transaction, and what one"
+    echo "append() costs the request path (CPU time)."
+    printf '%-22s %28s %28s\n' benchmark SQLite PostgreSQL
+    for row in commit:1 commit:8 append; do
+      line="" sq="" pg=""
+      case "$row" in
+        commit:1) line="commit, 1 appender" ;;
+        commit:8) line="commit, 8 appenders" ;;
+        append) line="append (CPU per call)" ;;
+      esac
+      sq="$(ledger_cell "$run_dir/ledger-sqlite.json" sqlite "$row")"
+      if [[ "$ledger_postgres" == ran ]]; then
+        pg="$(ledger_cell "$run_dir/ledger-postgres.json" postgres "$row")"
+      else
+        pg="skipped"
+      fi
+      printf '%-22s %28s %28s\n' "$line" "${sq:--}" "${pg:--}"
+    done
+    [[ "$ledger_postgres" == ran ]] || echo "PostgreSQL skipped: $ledger_postgres"
   fi
 } | tee "$run_dir/summary.txt"
 
