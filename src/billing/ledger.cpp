@@ -3,6 +3,7 @@
 #include "common/civil_time.h"
 #include "store/migrations.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -342,6 +343,27 @@ std::optional<group_by> parse_group_by(std::string_view text) {
   if (text == "channel") return group_by::channel;
   if (text == "day") return group_by::day;
   return std::nullopt;
+}
+
+std::string ledger_metrics(const ledger_stats& s) {
+  std::string out;
+  auto put = [&](std::string_view name, std::string_view type, std::string_view help,
+                 std::uint64_t value) {
+    fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name,
+                   type, name, value);
+  };
+  put("switchyard_ledger_rows_appended_total", "counter", "Ledger rows handed to the writer.",
+      s.appended);
+  put("switchyard_ledger_rows_written_total", "counter", "Ledger rows committed.", s.written);
+  put("switchyard_ledger_rows_dropped_total", "counter",
+      "Ledger rows refused because too many waited for the database.", s.dropped);
+  put("switchyard_ledger_rows_rejected_total", "counter", "Ledger rows the database refused.",
+      s.rejected);
+  put("switchyard_ledger_failures_total", "counter", "Failed ledger transactions (retried).",
+      s.failures);
+  put("switchyard_ledger_rows_pending", "gauge",
+      "Ledger rows appended and not yet committed (what a crash would lose now).", s.pending);
+  return out;
 }
 
 std::string format_day(std::int64_t days) {

@@ -148,6 +148,11 @@ class ledger_writer {
   std::thread thread_;
 };
 
+// The writer's counters in Prometheus text: switchyard_ledger_rows_{appended,written,dropped,
+// rejected}_total, switchyard_ledger_failures_total, and the gauge switchyard_ledger_rows_pending
+// (appended, not yet committed: what a kill -9 would lose now).
+std::string ledger_metrics(const ledger_stats& s);
+
 // ---- The usage report -----------------------------------------------------------------------
 
 enum class group_by { key, user, model, channel, day };

@@ -2,6 +2,7 @@
 
 #include "server/estimate.h"
 
+#include "billing/ledger.h"
 #include "billing/usage_query.h"
 #include "common/json.h"
 #include "protocol/ir/codec.h"
@@ -770,6 +771,8 @@ asio::awaitable<void> dispatch(request_context& ctx) {
     }
     case handler::metrics: {
       auto body = ctx.w.owner().metrics().render();
+      if (const auto* ledger = ctx.w.owner().ledger())
+        body += billing::ledger_metrics(ledger->stats());
       http::fields f;
       f.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
       f.set("x-request-id", ctx.request_id);

@@ -112,6 +112,11 @@ keys:
     EXPECT_EQ(c.post("/v1/chat/completions", chat_body("priced"), "sk-wrong-0123456789").status,
               401);
     ASSERT_TRUE(gw.ledger()->flush());
+    // The writer's counters are in /metrics (two rows: the refusals above leave none).
+    const auto metrics = c.request("GET", "/metrics").body;
+    EXPECT_NE(metrics.find("switchyard_ledger_rows_written_total 2\n"), std::string::npos)
+        << metrics;
+    EXPECT_NE(metrics.find("switchyard_ledger_rows_pending 0\n"), std::string::npos);
     auto rows = gw.store()->call([](store::connection& db) {
       auto r = db.query(
           "SELECT model, upstream_model, key_name, api, input_tokens, cached_input_tokens, "
