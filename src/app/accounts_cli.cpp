@@ -52,6 +52,8 @@ struct flags {
   std::vector<std::string> allow_ips;
   bool require_signature = false;
   std::string metadata;
+  std::string budget_usd;
+  std::string budget_period;
   std::int64_t limit = 0;
   std::string cursor;
   std::int64_t grace = 0;
@@ -88,6 +90,8 @@ std::string flag_of(std::string_view field) {
   if (field == "grace_seconds") return "--grace";
   if (field == "group_by") return "--group-by";
   if (field == "key_id") return "--key";
+  if (field == "budget_usd") return "--budget-usd";
+  if (field == "budget_period") return "--budget-period";
   if (field == "from" || field == "to") return "--" + std::string(field);
   if (field == "name" || field == "email" || field == "role" || field == "enabled" ||
       field == "models" || field == "rpm" || field == "tpm" || field == "metadata" ||
@@ -148,11 +152,25 @@ std::string human_duration(std::int64_t seconds) {
 
 // ---- rendering
 
-// One JSON value as a table cell: null "-", booleans yes/no, lists joined with ",".
+// A decimal number as people write it: "12.5", "0.000001" (never "1.25E1" or "1e-06"). The API
+// writes an amount of USD with at most 9 decimal places: the shortest text that reads back as the
+// double is that amount.
+std::string decimal(double d) {
+  std::string text = fmt::format("{}", d);
+  if (text.find_first_of("eE") == std::string::npos) return text;
+  text = fmt::format("{:.9f}", d);
+  text.erase(text.find_last_not_of('0') + 1);
+  if (text.back() == '.') text.pop_back();
+  return text;
+}
+
+// One JSON value as a table cell: null "-", booleans yes/no, lists joined with ",", numbers as
+// decimals.
 std::string cell(const boost::json::value* v) {
   if (!v || v->is_null()) return "-";
   if (v->is_string()) return std::string(v->get_string());
   if (v->is_bool()) return v->get_bool() ? "yes" : "no";
+  if (v->is_double()) return decimal(v->get_double());
   if (v->is_array()) {
     if (v->get_array().empty()) return "-";
     std::string out;
@@ -220,6 +238,13 @@ std::string key_limits(const boost::json::object& k) {
     out += (out.empty() ? "" : " ") + std::string(label) + "=" + cell(v);
   }
   return out.empty() ? "-" : out;
+}
+
+// A user's or key's budget, as one cell: "12.5/month", or "-" without one.
+std::string budget(const boost::json::object& o) {
+  const auto* usd = o.if_contains("budget_usd");
+  if (!usd || usd->is_null()) return "-";
+  return cell(usd) + "/" + field(o, "budget_period");
 }
 
 void print_more(const boost::json::object& page, const char* command) {
@@ -363,13 +388,15 @@ void render(shape what, const boost::json::object& o) {
           if (!v.is_object()) continue;
           const auto& u = v.get_object();
           rows.push_back({field(u, "id"), field(u, "name"), field(u, "role"), field(u, "enabled"),
-                          field(u, "models"), field(u, "email"), field(u, "created_at")});
+                          field(u, "models"), budget(u), field(u, "email"),
+                          field(u, "created_at")});
         }
       }
       if (rows.empty()) {
         std::printf("no users\n");
       } else {
-        print_table({"ID", "NAME", "ROLE", "ENABLED", "MODELS", "EMAIL", "CREATED"}, rows);
+        print_table({"ID", "NAME", "ROLE", "ENABLED", "MODELS", "BUDGET", "EMAIL", "CREATED"},
+                    rows);
       }
       print_more(o, "users list");
       return;
@@ -398,14 +425,15 @@ void render(shape what, const boost::json::object& o) {
           const auto& k = v.get_object();
           rows.push_back({field(k, "id"), field(k, "name"), field(k, "user_id"), field(k, "prefix"),
                           field(k, "models"), key_status(k, now), field(k, "expires_at"),
-                          key_limits(k)});
+                          key_limits(k), budget(k)});
         }
       }
       if (rows.empty()) {
         std::printf("no keys\n");
       } else {
-        print_table({"ID", "NAME", "USER", "PREFIX", "MODELS", "STATUS", "EXPIRES", "LIMITS"},
-                    rows);
+        print_table(
+            {"ID", "NAME", "USER", "PREFIX", "MODELS", "STATUS", "EXPIRES", "LIMITS", "BUDGET"},
+            rows);
       }
       print_more(o, "keys list");
       return;
@@ -575,6 +603,9 @@ class commands final : public accounts_commands {
     users_create_->add_option("--email", f_.email, "Email address");
     add_models(users_create_,
                "Model globs bounding every key of this user, comma-separated (default: *)");
+    add_budget(users_create_,
+               "Spend limit in USD over --budget-period, for all the user's keys "
+               "together (default: none)");
     add_store(users_create_);
 
     users_list_ = users->add_subcommand("list", "List users, ordered by id");
@@ -595,6 +626,9 @@ class commands final : public accounts_commands {
                      "false refuses every key of the user at once; true allows them again")
         ->check(CLI::IsMember({"true", "false"}));
     add_models(users_update_, "Replace the user's model globs, comma-separated");
+    add_budget(users_update_,
+               "Spend limit in USD over --budget-period, for all the user's keys together "
+               "(none or \"\" removes it)");
     add_store(users_update_);
 
     keys_create_ = keys->add_subcommand("create", "Create a key (its secret is shown once)");
@@ -616,6 +650,7 @@ class commands final : public accounts_commands {
                            "Requests must be HMAC-signed (needs SWITCHYARD_SECRET_KEY); the "
                            "signing secret is shown once");
     keys_create_->add_option("--metadata", f_.metadata, "A JSON object of your own");
+    add_budget(keys_create_, "Spend limit in USD over --budget-period (default: none)");
     add_store(keys_create_);
 
     keys_list_ = keys->add_subcommand("list", "List keys, ordered by id (never their secrets)");
@@ -682,6 +717,13 @@ class commands final : public accounts_commands {
   void add_models(CLI::App* cmd, const char* what) {
     cmd->add_option("--models", f_.models, what)->delimiter(',')->allow_extra_args(false);
   }
+  void add_budget(CLI::App* cmd, const char* what) {
+    cmd->add_option("--budget-usd", f_.budget_usd, what);
+    cmd->add_option("--budget-period", f_.budget_period,
+                    "What the budget covers: day or month (UTC, starting again each one) or total "
+                    "(default: total)")
+        ->check(CLI::IsMember({"day", "month", "total"}));
+  }
   void add_page(CLI::App* cmd) {
     cmd->add_option("--limit", f_.limit, "Page size, 1 to 1000 (default 100)");
     cmd->add_option("--cursor", f_.cursor, "The next page: the cursor the previous page printed");
@@ -695,10 +737,24 @@ class commands final : public accounts_commands {
     cmd->add_flag("--json", f_.json, "Print the API's JSON answer as is");
   }
 
+  // --budget-usd as the text given (a JSON string: no digit lost to a double; the API checks it),
+  // "none" or "" as null (no budget); --budget-period as is.
+  void put_budget(CLI::App* cmd, boost::json::object& body) const {
+    if (cmd->count("--budget-usd")) {
+      if (f_.budget_usd.empty() || f_.budget_usd == "none") {
+        body["budget_usd"] = nullptr;
+      } else {
+        body["budget_usd"] = f_.budget_usd;
+      }
+    }
+    if (cmd->count("--budget-period")) body["budget_period"] = f_.budget_period;
+  }
+
   int users_create() {
     boost::json::object body{{"name", f_.name}, {"role", f_.role}};
     if (users_create_->count("--email")) body["email"] = f_.email;
     if (users_create_->count("--models")) body["models"] = string_array(f_.models);
+    put_budget(users_create_, body);
     return execute(f_, {"POST", "/admin/users", "", boost::json::serialize(body)},
                    shape::user_created, "");
   }
@@ -717,6 +773,7 @@ class commands final : public accounts_commands {
     if (cmd->count("--role")) body["role"] = f_.role;
     if (cmd->count("--enabled")) body["enabled"] = f_.enabled == "true";
     if (cmd->count("--models")) body["models"] = string_array(f_.models);
+    put_budget(cmd, body);
     return execute(
         f_, {"PATCH", "/admin/users/" + percent_encode(f_.id), "", boost::json::serialize(body)},
         shape::user_updated, f_.id);
@@ -739,6 +796,7 @@ class commands final : public accounts_commands {
       if (ec) return refuse(f_, "metadata is not valid JSON: " + ec.message(), "metadata");
       body["metadata"] = std::move(metadata);
     }
+    put_budget(cmd, body);
     return execute(f_, {"POST", "/admin/keys", "", boost::json::serialize(body)},
                    shape::key_created, "");
   }

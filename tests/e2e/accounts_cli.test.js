@@ -2,7 +2,8 @@
 // the real binary on a real store: a temporary SQLite file, or the PostgreSQL server named by
 // SY_TEST_POSTGRES_URL (tests/support/with_postgres.sh; ctest entry e2e_accounts_cli_postgres).
 // Covers --json and the readable output, rotation, revocation, user updates, the exit statuses
-// (1 for a refused call, naming the field; 2 for bad flags), that no secret is stored in clear,
+// (1 for a refused call, naming the field; 2 for bad flags), spend budgets on users and keys
+// (--budget-usd, --budget-period: set, shown, cleared, refused), that no secret is stored in clear,
 // and that a running gateway on the same store takes a CLI-made key, and drops a revoked one,
 // within about a second. Then `switchyard usage` (JSON, table, CSV) sums the requests a gateway on
 // the same store served.
@@ -90,6 +91,8 @@ describe(`accounts CLI on ${backend}`, () => {
     assert.equal(doc.email, 'grace@example.com');
     assert.deepEqual(doc.models, models);
     assert.equal(doc.enabled, true);
+    assert.equal(doc.budget_usd, null);
+    assert.equal(doc.budget_period, 'total');
     assert.match(doc.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     dev = doc;
   });
@@ -100,6 +103,8 @@ describe(`accounts CLI on ${backend}`, () => {
     assert.match(r.stdout, /^created user usr_[0-9a-f]+\n/);
     assert.match(r.stdout, /^\s+role\s+viewer$/m);
     assert.match(r.stdout, /^\s+models\s+\*$/m);
+    assert.match(r.stdout, /^\s+budget_usd\s+-$/m);
+    assert.match(r.stdout, /^\s+budget_period\s+total$/m);
   });
 
   test('keys create: a key for the developer limited to its two models; the secret shown once', T, async () => {
@@ -116,6 +121,8 @@ describe(`accounts CLI on ${backend}`, () => {
     assert.equal(doc.expires_at, '2999-01-01T00:00:00Z');
     assert.deepEqual(doc.metadata, { team: 'search' });
     assert.equal(doc.require_signature, false);
+    assert.equal(doc.budget_usd, null);
+    assert.equal(doc.budget_period, 'total');
     assert.match(r.stderr, /will not be shown again/);
     key = doc;
   });
@@ -156,19 +163,20 @@ describe(`accounts CLI on ${backend}`, () => {
     assert.equal(second.data.length, 1);
     assert.ok(second.data[0].id > first.data[0].id);
     const readable = await cli(['users', 'list', '--limit', '1']);
-    assert.match(readable.stdout, /^ID\s+NAME\s+ROLE\s+ENABLED\s+MODELS\s+EMAIL\s+CREATED$/m);
+    assert.match(readable.stdout, /^ID\s+NAME\s+ROLE\s+ENABLED\s+MODELS\s+BUDGET\s+EMAIL\s+CREATED$/m);
     assert.match(readable.stdout, /^\(more: switchyard users list --cursor usr_[0-9a-f]+\)$/m);
   });
 
   test('keys list, readable: a table with the status', T, async () => {
     const r = await cli(['keys', 'list', '--user', dev.id]);
     assert.equal(r.code, 0, describeRun([], r));
-    assert.match(r.stdout, /^ID\s+NAME\s+USER\s+PREFIX\s+MODELS\s+STATUS\s+EXPIRES\s+LIMITS$/m);
+    assert.match(r.stdout, /^ID\s+NAME\s+USER\s+PREFIX\s+MODELS\s+STATUS\s+EXPIRES\s+LIMITS\s+BUDGET$/m);
     const line = r.stdout.split('\n').find((l) => l.startsWith(key.id));
     assert.ok(line, r.stdout);
     assert.match(line, new RegExp(`\\b${models.join(',')}\\b`));
     assert.match(line, /\bactive\b/);
     assert.match(line, /\brpm=60\b/);
+    assert.match(line, /\s-$/); // no budget
     assert.ok(!r.stdout.includes(key.key));
   });
 
@@ -229,6 +237,65 @@ describe(`accounts CLI on ${backend}`, () => {
     assert.match(readable.stdout, new RegExp(`^\\s+name\\s+Grace H ${run}$`, 'm'));
   });
 
+  test('budgets: --budget-usd and --budget-period on users and keys; shown, read back, cleared', T, async () => {
+    /** The BUDGET cell of the table row starting with `id` (the columns are aligned on the header). */
+    const budgetCell = (stdout, id) => {
+      const lines = stdout.split('\n');
+      const at = lines.find((l) => l.startsWith('ID ')).indexOf('BUDGET');
+      const row = lines.find((l) => l.startsWith(id));
+      assert.ok(at > 0 && row, stdout);
+      return row.slice(at).split(/\s+/)[0];
+    };
+
+    const args = ['users', 'create', '--name', `Budget ${run}`, '--role', 'developer', '--budget-usd', '12.5', '--budget-period', 'month'];
+    const { doc: user } = await cliJson(args);
+    assert.equal(user.budget_usd, 12.5);
+    assert.equal(user.budget_period, 'month');
+    // The amount goes to the API as the text given: every one of the 9 decimal places gets there.
+    const made = (await cliJson(['keys', 'create', '--name', `budget-${run}`, '--user', user.id, '--budget-usd', '0.000000001', '--budget-period', 'day'])).doc;
+    assert.equal(made.budget_usd, 0.000000001);
+    assert.equal(made.budget_period, 'day');
+    const whole = (await cliJson(['keys', 'create', '--name', `budget-total-${run}`, '--user', user.id, '--budget-usd', '40'])).doc;
+    assert.equal(whole.budget_usd, 40);
+    assert.equal(whole.budget_period, 'total');
+
+    // Read back: --json as created, the readable forms as decimals.
+    assert.deepEqual((await cliJson(['users', 'show', user.id])).doc, user);
+    const keyJson = (await cliJson(['keys', 'show', made.id])).doc;
+    assert.equal(keyJson.budget_usd, 0.000000001);
+    assert.equal(keyJson.budget_period, 'day');
+    const listed = (await cliJson(['keys', 'list', '--user', user.id])).doc;
+    assert.deepEqual(listed.data.map((k) => [k.id, k.budget_usd, k.budget_period]), [[made.id, 0.000000001, 'day'], [whole.id, 40, 'total']].sort());
+    const shown = await cli(['users', 'show', user.id]);
+    assert.equal(shown.code, 0, describeRun([], shown));
+    assert.match(shown.stdout, /^\s+budget_usd\s+12\.5$/m);
+    assert.match(shown.stdout, /^\s+budget_period\s+month$/m);
+    const keyShown = await cli(['keys', 'show', made.id]);
+    assert.match(keyShown.stdout, /^\s+budget_usd\s+0\.000000001$/m);
+    assert.match(keyShown.stdout, /^\s+budget_period\s+day$/m);
+    const users = await cli(['users', 'list', '--limit', '1000']);
+    assert.equal(budgetCell(users.stdout, user.id), '12.5/month');
+    assert.equal(budgetCell(users.stdout, dev.id), '-');
+    const keys = await cli(['keys', 'list', '--user', user.id]);
+    assert.equal(budgetCell(keys.stdout, made.id), '0.000000001/day');
+    assert.equal(budgetCell(keys.stdout, whole.id), '40/total');
+
+    // Changed, then cleared (none, or an empty value); the period stays unless given.
+    const changed = (await cliJson(['users', 'update', user.id, '--budget-usd', '7.25', '--budget-period', 'day'])).doc;
+    assert.equal(changed.budget_usd, 7.25);
+    assert.equal(changed.budget_period, 'day');
+    const cleared = (await cliJson(['users', 'update', user.id, '--budget-usd', 'none'])).doc;
+    assert.equal(cleared.budget_usd, null);
+    assert.equal(cleared.budget_period, 'day');
+    assert.equal(budgetCell((await cli(['users', 'list', '--limit', '1000'])).stdout, user.id), '-');
+    await cliJson(['users', 'update', user.id, '--budget-usd', '3']);
+    const readable = await cli(['users', 'update', user.id, '--budget-usd', '', '--budget-period', 'total']);
+    assert.equal(readable.code, 0, describeRun([], readable));
+    assert.match(readable.stdout, /^\s+budget_usd\s+-$/m);
+    assert.match(readable.stdout, /^\s+budget_period\s+total$/m);
+    assert.equal((await cliJson(['users', 'show', user.id])).doc.budget_usd, null);
+  });
+
   test('refused calls: exit 1, the field and its flag named on stderr; --json prints the error body', T, async () => {
     const role = await cliFails(['users', 'create', '--name', 'x', '--role', 'superuser'], 1);
     assert.match(role.stderr, /^switchyard: role \(--role\): .+ \[invalid_request\]$/m);
@@ -259,6 +326,23 @@ describe(`accounts CLI on ${backend}`, () => {
       const r = await cliFails(args, 1);
       assert.ok(r.stderr.includes(`${field} (${flag})`), describeRun(args, r));
     }
+    // A budget the API does not take: its message, naming the flag; nothing is made or changed.
+    for (const args of [
+      ['users', 'create', '--name', `bad-budget-${run}`, '--role', 'viewer', '--budget-usd', '-1'],
+      ['users', 'create', '--name', `bad-budget-${run}`, '--role', 'viewer', '--budget-usd', '1e3'],
+      ['keys', 'create', '--name', `bad-budget-${run}`, '--budget-usd', '0.0000000001'],
+      ['keys', 'create', '--name', `bad-budget-${run}`, '--budget-usd', '12,5'],
+      ['users', 'update', dev.id, '--budget-usd', 'lots'],
+    ]) {
+      const r = await cliFails(args, 1);
+      assert.match(r.stderr, /^switchyard: budget_usd \(--budget-usd\): budget_usd must be a non-negative amount of USD \(at most 9 decimal places\) or null \[invalid_request\]$/m, describeRun(args, r));
+      assert.equal(r.stdout, '');
+      const json = await cliFails([...args, '--json'], 1);
+      assert.equal(JSON.parse(json.stdout).error.field, 'budget_usd');
+    }
+    const users = (await cliJson(['users', 'list', '--limit', '1000'])).doc;
+    assert.ok(!users.data.some((u) => u.name === `bad-budget-${run}`));
+    assert.equal((await cliJson(['users', 'show', dev.id])).doc.budget_usd, null);
     // Nothing to change is refused too.
     await cliFails(['users', 'update', dev.id], 1);
   });
@@ -270,6 +354,10 @@ describe(`accounts CLI on ${backend}`, () => {
       ['users', 'update'],
       ['users', 'update', 'usr_0000000000000000', '--enabled', 'maybe'],
       ['keys', 'create', '--name', 'x', '--rpm', 'many'],
+      ['users', 'create', '--name', 'x', '--role', 'viewer', '--budget-period', 'week'],
+      ['users', 'update', 'usr_0000000000000000', '--budget-period', 'Month'],
+      ['keys', 'create', '--name', 'x', '--budget-usd', '5', '--budget-period', 'year'],
+      ['keys', 'create', '--name', 'x', '--budget-usd'],
       ['keys', 'frobnicate'],
       ['users'],
     ]) {
@@ -278,7 +366,7 @@ describe(`accounts CLI on ${backend}`, () => {
     }
     const help = await runSwitchyard(['keys', 'create', '--help']);
     assert.equal(help.code, 0);
-    for (const flag of ['--name', '--user', '--models', '--expires', '--rpm', '--tpm', '--max-concurrency', '--allow-ip', '--require-signature', '--metadata', '--database', '--config', '--json']) {
+    for (const flag of ['--name', '--user', '--models', '--expires', '--rpm', '--tpm', '--max-concurrency', '--allow-ip', '--require-signature', '--metadata', '--budget-usd', '--budget-period', '--database', '--config', '--json']) {
       assert.ok(help.stdout.includes(flag), `keys create --help lists ${flag}`);
     }
   });
