@@ -107,23 +107,6 @@ class budget_account {
   bool refused_ = false;
 };
 
-// The spend the ledger holds per key, per user and per config key (rows without a key id, by
-// key name), for the day, the month and all time around one moment.
-struct period_spend {
-  std::int64_t day = 0;
-  std::int64_t month = 0;
-  std::int64_t total = 0;
-  std::int64_t in(budget_period p) const {
-    return p == budget_period::day ? day : p == budget_period::month ? month : total;
-  }
-};
-
-struct ledger_spend {
-  std::unordered_map<std::string, period_spend> keys;         // by key id
-  std::unordered_map<std::string, period_spend> users;        // by user id
-  std::unordered_map<std::string, period_spend> config_keys;  // by key name (no key id)
-};
-
 // Scope ids -> accounts, kept across key-table rebuilds. Called when the table is rebuilt (on
 // the store thread at run time), never per request.
 class budget_book {

@@ -15,14 +15,17 @@ namespace sy::billing {
 
 class ledger_writer;
 
-// The committed spend per key id, per user id and per config key (rows without a key id, by key
-// name), for the UTC day, the UTC month and all time around `now_ms`. Rows of unknown cost add
-// nothing (a key with a budget is never admitted to an unpriced model).
-store::result<ledger_spend> load_ledger_spend(store::connection& db, std::int64_t now_ms);
+// The committed spend of one key (scope "key", by id), user ("user", by id) or config key
+// ("config_key": rows without a key id, by key name) in the `period` containing `now_ms`. One
+// indexed query. Rows of unknown cost add nothing (a key with a budget is never admitted to an
+// unpriced model).
+store::result<std::int64_t> load_ledger_spend(store::connection& db, std::string_view scope,
+                                              const std::string& id, budget_period period,
+                                              std::int64_t now_ms);
 
 // Used while one key table is built: bind() gives each record with a budget its account from the
-// book, creating missing ones with what the ledger holds for them (read once per build, and
-// only when an account must be created), and prune() drops the accounts nobody bound.
+// book, creating missing ones with what the ledger holds for them (the ledger is flushed once per
+// build, and read only for the accounts created), and prune() drops the accounts nobody bound.
 //
 // scope "key" (managed keys, by id), "user" (by id), "config_key" (config-file keys, by name).
 class budget_binder {
@@ -50,7 +53,7 @@ class budget_binder {
   store::connection* db_;
   ledger_writer* ledger_;
   std::int64_t now_ms_;
-  std::optional<ledger_spend> spend_;
+  bool flushed_ = false;
   std::optional<store::db_error> failure_;
   std::unordered_set<std::string> bound_;  // "scope\0id"
 };

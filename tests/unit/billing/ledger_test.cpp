@@ -2,6 +2,7 @@
 // the memory bound, kill -9) and the usage report, on SQLite and PostgreSQL alike.
 
 #include "billing/ledger.h"
+#include "billing/budget_loader.h"
 #include "store/migrations.h"
 
 #include "../store/store_fixture.h"
@@ -616,6 +617,54 @@ TEST(ledger, group_by_parses) {
   EXPECT_EQ(billing::parse_group_by("day"), billing::group_by::day);
   EXPECT_EQ(billing::parse_group_by("channel"), billing::group_by::channel);
   EXPECT_FALSE(billing::parse_group_by("week"));
+}
+
+}  // namespace
+}  // namespace sy::test
+
+namespace sy::test {
+namespace {
+
+// The spend a budget starts from: per key id, user id or config key name, in the period.
+TEST_P(ledger_store_backend, budgets_load_their_period_spend_from_the_ledger) {
+  auto w = writer();
+  ASSERT_TRUE(w);
+  // 2026-11-26T15:30:00Z; the day began 15.5 h earlier, the month on the 1st.
+  const std::int64_t now = 1'795'707'000'000;
+  const std::int64_t hour = 3'600'000;
+  auto row = [&](std::int64_t at, std::optional<std::string> key, std::string name,
+                 std::optional<std::string> user, std::optional<std::int64_t> cost) {
+    ledger_row r;
+    r.at = at;
+    r.request_id = "req";
+    r.key_id = std::move(key);
+    r.key_name = std::move(name);
+    r.user_id = std::move(user);
+    r.api = "openai";
+    r.model = "m";
+    r.cost_nano_usd = cost;
+    r.status = 200;
+    ASSERT_TRUE(w->append(r));
+  };
+  row(now - hour, "key_a", "a", "usr_1", 100);            // today
+  row(now - 20 * hour, "key_a", "a", "usr_1", 20);        // yesterday, this month
+  row(now - 40LL * 24 * hour, "key_a", "a", "usr_1", 3);  // last month
+  row(now - hour, "key_a", "a", "usr_1", std::nullopt);   // unknown cost: nothing
+  row(now - hour, "key_b", "b", "usr_1", 1000);           // another key of the same user
+  row(now - hour, std::nullopt, "ci", std::nullopt, 7);   // a config key, by name
+  row(now - hour, "key_c", "ci", std::nullopt, 9000);     // a managed key named alike: not it
+  ASSERT_TRUE(w->flush());
+  using billing::budget_period;
+  auto spend = [&](std::string_view scope, const std::string& id, budget_period p) {
+    return ok(billing::load_ledger_spend(*db_, scope, id, p, now));
+  };
+  EXPECT_EQ(spend("key", "key_a", budget_period::day), 100);
+  EXPECT_EQ(spend("key", "key_a", budget_period::month), 120);
+  EXPECT_EQ(spend("key", "key_a", budget_period::total), 123);
+  EXPECT_EQ(spend("user", "usr_1", budget_period::day), 1100);
+  EXPECT_EQ(spend("user", "usr_1", budget_period::total), 1123);
+  EXPECT_EQ(spend("config_key", "ci", budget_period::total), 7);
+  EXPECT_EQ(spend("key", "key_nobody", budget_period::total), 0);
 }
 
 }  // namespace
