@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sy {
 
@@ -21,6 +22,18 @@ struct price {
   std::optional<micro_usd_per_mtok> cache_write_1h;  // Anthropic 1-hour writes; absent: input
   micro_usd_per_mtok output = 0;
   std::optional<micro_usd_per_mtok> reasoning;  // absent: the output price, as vendors bill it
+  // A dearer tier for long prompts: a request whose prompt (input, cache reads and writes
+  // included) has more than `long_context_above` tokens is billed wholly at long_context[0]'s
+  // rates (Gemini 2.5 Pro above 200K tokens). Empty: one tier. (A vector: `price` is incomplete
+  // here; it holds one price at most.)
+  std::int64_t long_context_above = 0;
+  std::vector<price> long_context;
+
+  // The rates a prompt of `input_tokens` is billed at.
+  const price& rates_for(std::int64_t input_tokens) const {
+    return !long_context.empty() && input_tokens > long_context_above ? long_context.front()
+                                                                      : *this;
+  }
 
   friend bool operator==(const price&, const price&) = default;
 };

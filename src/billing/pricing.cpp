@@ -30,6 +30,12 @@ constexpr price anthropic(double in, double hit, double w5m, double w1h, double 
 constexpr price gemini(double in, double cached, double out) {
   return openai(in, cached, out);
 }
+// `base` up to `above` prompt tokens, `tier` beyond.
+price long_context(price base, std::int64_t above, price tier) {
+  base.long_context_above = above;
+  base.long_context.push_back(std::move(tier));
+  return base;
+}
 constexpr price gemini_uncached(double in, double out) {
   return openai_uncached(in, out);
 }
@@ -42,11 +48,11 @@ constexpr price gemini_uncached(double in, double out) {
 //              nicolalazzari.ai, 2026), since the stored copy of the page itself was partial.
 //   Anthropic  https://platform.claude.com/docs/en/about-claude/pricing ("Model pricing").
 //              Claude 3.5 Sonnet, retired and no longer on that page: its last list price.
-//   Gemini     https://ai.google.dev/gemini-api/docs/pricing (paid tier, prompts <= 200K tokens,
-//              text/image/video input).
-// Left out: batch/flex/priority tiers; Gemini 2.5 Pro above 200K prompt tokens ($2.50 input,
-// $0.25 cached, $15 output: billed here at the <= 200K prices); Gemini audio input prices;
-// Anthropic long-context (1M) prices above 200K. Config entries override any of these.
+//   Gemini     https://ai.google.dev/gemini-api/docs/pricing (paid tier, text/image/video input;
+//              Gemini 2.5 Pro's prices for prompts above 200K tokens as its long-context tier).
+// Left out: batch/flex/priority tiers; Gemini audio input prices; Anthropic long-context (1M)
+// prices above 200K (add them as a `long_context:` tier in the config). Config entries override
+// any of these.
 // Patterns: the alias exactly, and `<alias>-20*` for OpenAI's dated snapshots; Anthropic ids
 // carry their date after the alias (claude-haiku-4-5-20251001), hence `<alias>*`. Variants not
 // listed (audio, realtime, tts, image models) have no price on purpose: unknown, not wrong.
@@ -108,7 +114,8 @@ const price_entry default_table[] = {
     {"claude-3-opus*", anthropic(15.00, 1.50, 18.75, 30.00, 75.00)},
     {"claude-3-haiku*", anthropic(0.25, 0.03, 0.30, 0.50, 1.25)},
     // Gemini
-    {"gemini-2.5-pro", gemini(1.25, 0.125, 10.00)},
+    {"gemini-2.5-pro",
+     long_context(gemini(1.25, 0.125, 10.00), 200'000, gemini(2.50, 0.25, 15.00))},
     {"gemini-2.5-flash", gemini(0.30, 0.03, 2.50)},
     {"gemini-2.5-flash-preview-09-2025", gemini(0.30, 0.03, 2.50)},
     {"gemini-2.5-flash-lite", gemini(0.10, 0.01, 0.40)},
@@ -193,8 +200,9 @@ bool price_glob_match(std::string_view pattern, std::string_view name) {
   return p == pattern.size();
 }
 
-__int128 cost_pico_usd(const price& p, const usage_breakdown& u) {
+__int128 cost_pico_usd(const price& tiered, const usage_breakdown& u) {
   const std::int64_t input = non_negative(u.input);
+  const price& p = tiered.rates_for(input);
   std::int64_t left = input;
   const std::int64_t cached = std::min(non_negative(u.cached_input), left);
   left -= cached;
@@ -223,11 +231,16 @@ std::int64_t cost_nano_usd(const price& p, const usage_breakdown& u) {
   return nano > max ? max : static_cast<std::int64_t>(nano);
 }
 
-std::int64_t worst_case_nano_usd(const price& p, std::int64_t input, std::int64_t output) {
-  const auto dearest_input =
-      std::max({p.input, p.cached_input.value_or(p.input), p.cache_write_5m.value_or(p.input),
-                p.cache_write_1h.value_or(p.input)});
-  const auto dearest_output = std::max(p.output, p.reasoning.value_or(p.output));
+std::int64_t worst_case_nano_usd(const price& tiered, std::int64_t input, std::int64_t output) {
+  // The input is an estimate: a long-context tier counts as if the prompt may reach it.
+  micro_usd_per_mtok dearest_input = 0, dearest_output = 0;
+  for (const price* p :
+       {&tiered, tiered.long_context.empty() ? &tiered : &tiered.long_context[0]}) {
+    dearest_input =
+        std::max({dearest_input, p->input, p->cached_input.value_or(p->input),
+                  p->cache_write_5m.value_or(p->input), p->cache_write_1h.value_or(p->input)});
+    dearest_output = std::max({dearest_output, p->output, p->reasoning.value_or(p->output)});
+  }
   const __int128 pico = static_cast<__int128>(std::max<std::int64_t>(input, 0)) * dearest_input +
                         static_cast<__int128>(std::max<std::int64_t>(output, 0)) * dearest_output;
   const __int128 nano = (pico + 999) / 1000;  // rounded up: a reservation never falls short

@@ -171,10 +171,16 @@ class reader {
     return *value;
   }
 
-  price model_price(const YAML::Node& node, const std::string& path) const {
-    only_keys(node, path,
-              {"input", "cached_input", "cache_read", "cache_write_5m", "cache_write_1h", "output",
-               "reasoning"});
+  price model_price(const YAML::Node& node, const std::string& path, bool tier = false) const {
+    if (tier) {
+      only_keys(node, path,
+                {"above", "input", "cached_input", "cache_read", "cache_write_5m", "cache_write_1h",
+                 "output", "reasoning"});
+    } else {
+      only_keys(node, path,
+                {"input", "cached_input", "cache_read", "cache_write_5m", "cache_write_1h",
+                 "output", "reasoning", "long_context"});
+    }
     if (node["cached_input"] && node["cache_read"]) {
       fail(node["cache_read"], path + ".cache_read",
            "cache_read and cached_input name the same price: give one");
@@ -192,6 +198,16 @@ class reader {
     optional("cache_write_5m", p.cache_write_5m);
     optional("cache_write_1h", p.cache_write_1h);
     optional("reasoning", p.reasoning);
+    if (!tier && node["long_context"]) {
+      // long_context: { above: 200000, input: 2.50, output: 15.00, ... }: the rates of prompts
+      // longer than `above` tokens.
+      const auto lc = node["long_context"];
+      const auto at = path + ".long_context";
+      if (!lc.IsMap()) fail(lc, at, "expected a mapping: above, input, output, ...");
+      if (!lc["above"]) fail(lc, at, "missing key 'above' (prompt tokens)");
+      p.long_context_above = integer<std::int64_t>(lc["above"], at + ".above", 1, 100'000'000);
+      p.long_context.push_back(model_price(lc, at, true));
+    }
     return p;
   }
 
@@ -629,6 +645,17 @@ std::string channel_to_json(const channel_config& ch, bool include_keys) {
       optional("cache_write_1h", p.cache_write_1h);
       out += ",\"output\":" + format_usd_per_mtok(p.output);
       optional("reasoning", p.reasoning);
+      if (!p.long_context.empty()) {
+        const auto& t = p.long_context.front();
+        out += ",\"long_context\":{\"above\":" + std::to_string(p.long_context_above);
+        out += ",\"input\":" + format_usd_per_mtok(t.input);
+        optional("cached_input", t.cached_input);
+        optional("cache_write_5m", t.cache_write_5m);
+        optional("cache_write_1h", t.cache_write_1h);
+        out += ",\"output\":" + format_usd_per_mtok(t.output);
+        optional("reasoning", t.reasoning);
+        out += '}';
+      }
       out += '}';
     }
     out += '}';

@@ -335,3 +335,72 @@ TEST(worst_case_nano_usd, dearest_rates_rounded_up) {
 
 }  // namespace
 }  // namespace sy
+
+namespace sy::test {
+namespace {
+
+TEST(long_context, a_long_prompt_is_billed_wholly_at_the_dearer_tier) {
+  // The shipped Gemini 2.5 Pro: $1.25 / $0.125 / $10 up to 200K prompt tokens, then $2.50 /
+  // $0.25 / $15.
+  pricing_table t;
+  auto p = t.find("", "gemini-2.5-pro");
+  ASSERT_TRUE(p);
+  usage_breakdown at_limit{200'000, 0, 0, 0, 1'000, 0};
+  EXPECT_EQ(cost_nano_usd(*p, at_limit), 250'000'000 + 10'000'000);  // $0.25 + $0.01
+  usage_breakdown above{200'001, 100'001, 0, 0, 1'000, 0};  // cached tokens count toward it
+  // 100,000 uncached x $2.50 + 100,001 cached x $0.25 + 1,000 x $15.
+  EXPECT_EQ(cost_pico_usd(*p, above), static_cast<__int128>(100'000) * 2'500'000 +
+                                          static_cast<__int128>(100'001) * 250'000 +
+                                          static_cast<__int128>(1'000) * 15'000'000);
+  // A budget's worst case takes the dearer tier's rates whatever the estimate.
+  EXPECT_EQ(worst_case_nano_usd(*p, 1'000, 1'000), 2'500'000 + 15'000'000);  // $0.0025 + $0.015
+}
+
+TEST(long_context, configured_under_a_model_and_kept_by_channel_json) {
+  auto cfg = must_parse(R"(
+pricing:
+  claude-sonnet-4-5*:
+    input: 3
+    cache_read: 0.30
+    output: 15
+    long_context: { above: 200000, input: 6, cache_read: 0.60, cache_write_5m: 7.50, output: 22.50 }
+channels:
+  - name: c
+    type: openai
+    base_url: http://127.0.0.1:1/v1
+    api_key: k
+    models: ["*"]
+    pricing:
+      m: { input: 1, output: 2, long_context: { above: 10, input: 3, output: 4 } }
+)");
+  pricing_table t(cfg);
+  auto p = t.find("", "claude-sonnet-4-5-20250929");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->long_context_above, 200'000);
+  ASSERT_EQ(p->long_context.size(), 1u);
+  EXPECT_EQ(p->long_context[0].input, 6'000'000);
+  EXPECT_EQ(p->long_context[0].cached_input, 600'000);
+  EXPECT_EQ(p->long_context[0].cache_write_5m, 7'500'000);
+  EXPECT_EQ(p->long_context[0].output, 22'500'000);
+  // The channel's JSON (admin API, store) reads back to the same price.
+  const auto json = channel_to_json(cfg.channels[0]);
+  EXPECT_NE(json.find(R"("long_context":{"above":10,"input":3,"output":4})"), std::string::npos)
+      << json;
+  auto again = parse_channel(json, "store");
+  ASSERT_TRUE(std::holds_alternative<channel_config>(again));
+  EXPECT_EQ(std::get<channel_config>(again).pricing, cfg.channels[0].pricing);
+  // Errors name the field.
+  for (const char* bad :
+       {"pricing: { m: { input: 1, output: 2, long_context: { input: 3, output: 4 } } }",
+        "pricing: { m: { input: 1, output: 2, long_context: { above: 0, input: 3, output: 4 } } }",
+        "pricing: { m: { input: 1, output: 2, long_context: { above: 5, input: 3, output: 4, "
+        "long_context: {} } } }"}) {
+    auto r = parse_config(bad, "t.yaml", env_lookup{});
+    ASSERT_TRUE(std::holds_alternative<config_error>(r)) << bad;
+    EXPECT_NE(std::get<config_error>(r).message.find("long_context"), std::string::npos)
+        << std::get<config_error>(r).message;
+  }
+}
+
+}  // namespace
+}  // namespace sy::test
