@@ -144,11 +144,12 @@ bool budget_account::reserve(std::int64_t amount, std::int64_t now_ms, budget_ev
 }
 
 budget_events budget_account::settle(std::int64_t reserved, std::int64_t actual,
-                                     std::int64_t now_ms) {
+                                     std::int64_t now_ms, std::int64_t booked_at_ms) {
   std::lock_guard lock(mutex_);
   reserved_ = std::max<std::int64_t>(reserved_ - std::max<std::int64_t>(reserved, 0), 0);
   roll(now_ms);
   budget_events events;
+  if (booked_at_ms < period_start_) return events;  // an ended period's: not this one's spend
   spent_ = saturating_add(spent_, std::max<std::int64_t>(actual, 0));
   if (!reported_80_ && past_80(spent_, limit_.limit_nano_usd)) {
     reported_80_ = true;
@@ -175,6 +176,18 @@ void budget_account::update(budget_limit limit, std::string name, std::int64_t n
     period_end_ = period_end_ms(limit_.period, now_ms);
   }
   roll(now_ms);
+  mark_reported();
+  refused_ = false;
+}
+
+void budget_account::reload(budget_limit limit, std::string name, std::int64_t spent_in_period,
+                            std::int64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  name_ = std::move(name);
+  limit_ = limit;
+  period_start_ = period_start_ms(limit_.period, now_ms);
+  period_end_ = period_end_ms(limit_.period, now_ms);
+  spent_ = std::max<std::int64_t>(spent_in_period, 0);
   mark_reported();
   refused_ = false;
 }
@@ -206,21 +219,25 @@ std::string book_key(std::string_view scope, std::string_view id) {
 
 std::shared_ptr<budget_account> budget_book::get(
     std::string_view scope, const std::string& id, const std::string& name,
-    const budget_limit& limit, const std::function<std::int64_t(budget_period)>& spent,
-    std::int64_t now_ms) {
+    const budget_limit& limit,
+    const std::function<std::optional<std::int64_t>(budget_period)>& spent, std::int64_t now_ms) {
   std::lock_guard lock(mutex_);
   auto k = book_key(scope, id);
   auto it = accounts_.find(k);
   if (it != accounts_.end()) {
-    // A period change starts over from the ledger: the old period's spend is not the new one's.
-    if (it->second->state(now_ms).limit.period == limit.period) {
-      it->second->update(limit, name, now_ms);
-      return it->second;
+    auto& account = it->second;
+    if (account->state(now_ms).limit.period == limit.period) {
+      account->update(limit, name, now_ms);
+    } else if (auto s = spent ? spent(limit.period) : std::optional<std::int64_t>(0)) {
+      // Another period starts over from the ledger, in place: requests in flight still settle
+      // into this account.
+      account->reload(limit, name, *s, now_ms);
     }
-    accounts_.erase(it);
+    return account;
   }
-  auto account = std::make_shared<budget_account>(std::string(scope), id, name, limit,
-                                                  spent ? spent(limit.period) : 0, now_ms);
+  auto s = spent ? spent(limit.period) : std::optional<std::int64_t>(0);
+  if (!s) return nullptr;
+  auto account = std::make_shared<budget_account>(std::string(scope), id, name, limit, *s, now_ms);
   accounts_.emplace(std::move(k), account);
   return account;
 }
@@ -260,7 +277,10 @@ std::size_t budget_book::size() const {
 // ---- budget_hold -----------------------------------------------------------------------------
 
 budget_hold::budget_hold(budget_hold&& other) noexcept
-    : key_(std::move(other.key_)), user_(std::move(other.user_)), amount_(other.amount_) {
+    : key_(std::move(other.key_)),
+      user_(std::move(other.user_)),
+      amount_(other.amount_),
+      reserved_at_ms_(other.reserved_at_ms_) {
   other.key_.reset();
   other.user_.reset();
   other.amount_ = 0;
@@ -272,11 +292,12 @@ budget_hold& budget_hold::operator=(budget_hold&& other) noexcept {
       auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                      std::chrono::system_clock::now().time_since_epoch())
                      .count();
-      settle(amount_, now);
+      settle(amount_, now, reserved_at_ms_);
     }
     key_ = std::move(other.key_);
     user_ = std::move(other.user_);
     amount_ = other.amount_;
+    reserved_at_ms_ = other.reserved_at_ms_;
     other.key_.reset();
     other.user_.reset();
     other.amount_ = 0;
@@ -289,7 +310,7 @@ budget_hold::~budget_hold() {
   auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
-  settle(amount_, now);
+  settle(amount_, now, reserved_at_ms_);
 }
 
 std::optional<budget_hold> budget_hold::reserve(std::shared_ptr<budget_account> key,
@@ -302,7 +323,7 @@ std::optional<budget_hold> budget_hold::reserve(std::shared_ptr<budget_account> 
     return std::nullopt;
   }
   if (user && !user->reserve(amount, now_ms, refusal_events)) {
-    if (key) key->settle(amount, 0, now_ms);  // give the key's reservation back
+    if (key) key->settle(amount, 0, now_ms, now_ms);  // give the key's reservation back
     if (refused_by) *refused_by = user.get();
     return std::nullopt;
   }
@@ -310,14 +331,16 @@ std::optional<budget_hold> budget_hold::reserve(std::shared_ptr<budget_account> 
   h.key_ = std::move(key);
   h.user_ = std::move(user);
   h.amount_ = amount;
+  h.reserved_at_ms_ = now_ms;
   return h;
 }
 
-std::vector<budget_hold::settled> budget_hold::settle(std::int64_t actual, std::int64_t now_ms) {
+std::vector<budget_hold::settled> budget_hold::settle(std::int64_t actual, std::int64_t now_ms,
+                                                      std::int64_t booked_at_ms) {
   std::vector<settled> out;
   for (auto* account : {&key_, &user_}) {
     if (!*account) continue;
-    auto events = (*account)->settle(amount_, actual, now_ms);
+    auto events = (*account)->settle(amount_, actual, now_ms, booked_at_ms);
     if (events.any()) out.push_back({*account, events});
     account->reset();
   }

@@ -78,12 +78,19 @@ class budget_account {
   // Reserves `amount` when spent + reserved + amount <= limit in the current period. On refusal,
   // `events->first_refusal` says whether it is the first of the period.
   bool reserve(std::int64_t amount, std::int64_t now_ms, budget_events* events = nullptr);
-  // Ends a reservation: `reserved` released, `actual` added to the current period's spend.
-  budget_events settle(std::int64_t reserved, std::int64_t actual, std::int64_t now_ms);
+  // Ends a reservation: `reserved` released, `actual` added to the spend of the period that
+  // `booked_at_ms` (the request's time, as its ledger row has it) falls in: the current one, or
+  // none when that period has ended (the books keep it in the period it began in).
+  budget_events settle(std::int64_t reserved, std::int64_t actual, std::int64_t now_ms,
+                       std::int64_t booked_at_ms);
 
   // A reload: a new limit or name. The thresholds the spend already passes under the new limit
   // count as reported; the others may be reported again.
   void update(budget_limit limit, std::string name, std::int64_t now_ms);
+  // Another period: the limit, and the spend the ledger holds for the new period. Reservations of
+  // requests in flight are kept (they still settle here).
+  void reload(budget_limit limit, std::string name, std::int64_t spent_in_period,
+              std::int64_t now_ms);
 
   budget_state state(std::int64_t now_ms) const;
   const std::string& scope() const { return scope_; }
@@ -111,12 +118,13 @@ class budget_account {
 // the store thread at run time), never per request.
 class budget_book {
  public:
-  // The account of `scope`/`id`, updated to `limit`; created, with `spent(period)` as its spend
-  // so far, when it does not exist yet. `spent` is called only on creation.
-  std::shared_ptr<budget_account> get(std::string_view scope, const std::string& id,
-                                      const std::string& name, const budget_limit& limit,
-                                      const std::function<std::int64_t(budget_period)>& spent,
-                                      std::int64_t now_ms);
+  // The account of `scope`/`id`, updated to `limit`; created (or moved to another period) with
+  // `spent(period)` as its spend so far. `spent` is called only then; when it fails (nullopt),
+  // nothing changes: null is returned for a new account, the account as it was otherwise.
+  std::shared_ptr<budget_account> get(
+      std::string_view scope, const std::string& id, const std::string& name,
+      const budget_limit& limit,
+      const std::function<std::optional<std::int64_t>(budget_period)>& spent, std::int64_t now_ms);
   // The existing account, or null.
   std::shared_ptr<budget_account> find(std::string_view scope, std::string_view id) const;
   // Forgets the accounts for which keep(scope, id) is false. Requests in flight keep theirs.
@@ -156,12 +164,14 @@ class budget_hold {
     std::shared_ptr<budget_account> account;
     budget_events events;
   };
-  std::vector<settled> settle(std::int64_t actual, std::int64_t now_ms);
+  // `booked_at_ms`: the request's time as its ledger row records it (see budget_account::settle).
+  std::vector<settled> settle(std::int64_t actual, std::int64_t now_ms, std::int64_t booked_at_ms);
 
  private:
   std::shared_ptr<budget_account> key_;
   std::shared_ptr<budget_account> user_;
   std::int64_t amount_ = 0;
+  std::int64_t reserved_at_ms_ = 0;
 };
 
 }  // namespace sy::billing

@@ -33,20 +33,23 @@ budget_binder::budget_binder(budget_book& book, store::connection* db, ledger_wr
                              std::int64_t now_ms)
     : book_(book), db_(db), ledger_(ledger), now_ms_(now_ms) {}
 
-std::int64_t budget_binder::spent(std::string_view scope, const std::string& id,
-                                  budget_period period) {
-  if (!db_ || failure_) return 0;
+std::optional<std::int64_t> budget_binder::spent(std::string_view scope, const std::string& id,
+                                                 budget_period period) {
+  if (!db_) return 0;  // no books: in memory from zero
+  if (failure_) return std::nullopt;
   if (!flushed_) {
-    // Rows appended but not yet committed belong to the spend too.
+    // Rows appended but not yet committed belong to the spend too: without them, a budget
+    // would start short.
     if (ledger_ && !ledger_->flush(std::chrono::seconds(5))) {
-      spdlog::warn("budgets: the ledger could not be flushed; its last rows are not counted yet");
+      failure_ = store::db_error{"the ledger could not be flushed to read the budgets' spend"};
+      return std::nullopt;
     }
     flushed_ = true;
   }
   auto loaded = load_ledger_spend(*db_, scope, id, period, now_ms_);
   if (auto* e = std::get_if<store::db_error>(&loaded)) {
     failure_ = *e;
-    return 0;
+    return std::nullopt;
   }
   return std::get<std::int64_t>(loaded);
 }

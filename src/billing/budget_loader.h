@@ -42,12 +42,13 @@ class budget_binder {
                                        std::string_view period);
   // Forgets the accounts of the book that this binder did not bind.
   void prune();
-  // The ledger could not be read: the accounts created meanwhile started from zero, so the
-  // build must not be used.
+  // The ledger could not be read (or flushed): the accounts that needed it were left out (or
+  // left as they were), so the build must not be used; the next reload tries again.
   const std::optional<store::db_error>& failure() const { return failure_; }
 
  private:
-  std::int64_t spent(std::string_view scope, const std::string& id, budget_period period);
+  std::optional<std::int64_t> spent(std::string_view scope, const std::string& id,
+                                    budget_period period);
 
   budget_book& book_;
   store::connection* db_;

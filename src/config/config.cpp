@@ -353,6 +353,10 @@ class reader {
            "a key must start with 'sk-' and have at least 8 characters");
     }
     k.name = node["name"] ? scalar(node["name"], path + ".name") : path;
+    if (k.name == "master") {
+      // The master key's name in the access log and the ledger: two keys must not share it.
+      fail(node["name"], path + ".name", "'master' is the master key's name: choose another");
+    }
     if (node["models"]) k.models = string_list(node["models"], path + ".models");
     if (node["budget_usd"]) {
       auto nano = billing::parse_usd_to_nano(scalar(node["budget_usd"], path + ".budget_usd"));

@@ -69,14 +69,14 @@ struct request_context {
   bool stream = false;
   usage_counts usage;
   std::optional<errc> failure;  // the gateway's own error, if it ended in one
-  // What was generated, kept (capped at generated_cap bytes) for an estimate in case the
+  // What was generated, kept (capped at generated_cap bytes, 256 KiB) for an estimate in case the
   // upstream reports no usage: the answer's text (translated relays) or the upstream's raw bytes
   // (passthrough, `generated_raw`). `generated_dropped` counts the bytes beyond the cap.
   std::string generated;
   bool generated_raw = false;
   std::uint64_t generated_dropped = 0;
   bool estimated = false;  // ctx.usage was counted by the gateway's tokenizer (server/estimate.h)
-  static constexpr std::size_t generated_cap = 1u << 20;
+  static constexpr std::size_t generated_cap = 256u << 10;
   void keep_generated(std::string_view bytes) {
     const std::size_t room = generated_cap - std::min(generated_cap, generated.size());
     const std::size_t kept = std::min(room, bytes.size());

@@ -603,8 +603,11 @@ asio::awaitable<void> relay(request_context& ctx, inbound& in) {
     client_watch watch(ctx);
     failure = co_await upstream::forward(ctx, ctx.w.pool(), c);
   }
-  // Usage missing or cut short: counted here, while the request sent upstream is at hand.
-  if (needs_estimate(ctx)) estimate_usage(ctx, upstream_protocol, c.body, in.stream);
+  // Usage missing or cut short: counted here, while the request sent upstream is at hand. Not
+  // when the client is about to get the gateway's error instead of the answer (an answer cut
+  // while it was held for its cost headers): an error is not billed.
+  const bool answered = !failure || ctx.out.started() || ctx.client_gone;
+  if (answered && needs_estimate(ctx)) estimate_usage(ctx, upstream_protocol, c.body, in.stream);
   if (failure && !ctx.client_gone) co_await send_error(ctx, *failure);
 }
 

@@ -7,6 +7,8 @@
 
 #include <boost/json.hpp>
 
+#include <optional>
+
 namespace sy {
 namespace {
 
@@ -14,9 +16,21 @@ constexpr std::int64_t tokens_per_message = 3;  // OpenAI's framing of each mess
 constexpr std::int64_t reply_priming = 3;       // and of the reply
 constexpr std::int64_t tokens_per_image = 765;  // a 512x512 high-detail image (85 + 4 x 170)
 
+// Texts longer than this are counted on their first max_counted bytes and scaled: an estimate
+// runs on a worker thread, and a 32 MiB prompt must not hold it for a second.
+constexpr std::size_t max_counted = 256u << 10;
+
 std::int64_t count(billing::encoding e, std::string_view text) {
-  return text.empty() ? 0 : static_cast<std::int64_t>(billing::count_tokens(e, text));
+  if (text.empty()) return 0;
+  if (text.size() <= max_counted) return static_cast<std::int64_t>(billing::count_tokens(e, text));
+  const auto sample = billing::count_tokens(e, text.substr(0, max_counted));
+  return static_cast<std::int64_t>(static_cast<double>(sample) * static_cast<double>(text.size()) /
+                                   static_cast<double>(max_counted));
 }
+
+// When an answer cannot be decoded (cut mid-JSON: a Gemini array stream, a non-streamed body
+// longer than the bytes kept), about four bytes of it per token: rough, never zero.
+constexpr std::int64_t bytes_per_token = 4;
 
 std::int64_t count_parts(billing::encoding e, const std::vector<ir::part>& parts) {
   std::int64_t n = 0;
@@ -41,11 +55,14 @@ std::int64_t count_parts(billing::encoding e, const std::vector<ir::part>& parts
   return n;
 }
 
-// The generated text of a whole upstream answer (streamed or not) in protocol `p`.
-std::string text_of_answer(ir::protocol p, std::string_view bytes, bool stream) {
+// The generated text of a whole upstream answer (streamed or not) in protocol `p`; nullopt when
+// nothing of it decodes (a body cut mid-JSON).
+std::optional<std::string> text_of_answer(ir::protocol p, std::string_view bytes, bool stream) {
   std::string text;
+  bool decoded = false;
   auto collect = [&](const ir::stream_event& ev) {
     using k = ir::stream_event::kind;
+    decoded = true;
     if (ev.type == k::text_delta || ev.type == k::reasoning_delta ||
         ev.type == k::tool_args_delta) {
       text += ev.text;
@@ -64,26 +81,28 @@ std::string text_of_answer(ir::protocol p, std::string_view bytes, bool stream) 
     });
     for (const auto& ev : events)
       collect(ev);
-    return text;
-  }
-  auto decode_one = [&](std::string_view json) {
-    auto decoded = ir::decode_response(p, json);
-    if (auto* r = std::get_if<ir::response>(&decoded)) {
-      for (const auto& ev : ir::to_events(*r))
-        collect(ev);
+  } else {
+    auto decode_one = [&](std::string_view json) {
+      auto decoded_response = ir::decode_response(p, json);
+      if (auto* r = std::get_if<ir::response>(&decoded_response)) {
+        decoded = true;
+        for (const auto& ev : ir::to_events(*r))
+          collect(ev);
+      }
+    };
+    if (array) {
+      // Gemini's stream without ?alt=sse: one JSON array of responses.
+      boost::system::error_code ec;
+      auto parsed = boost::json::parse(bytes, ec);
+      if (!ec && parsed.is_array()) {
+        for (const auto& item : parsed.get_array())
+          decode_one(boost::json::serialize(item));
+      }
+    } else {
+      decode_one(bytes);
     }
-  };
-  if (array) {
-    // Gemini's stream without ?alt=sse: one JSON array of responses (perhaps cut short).
-    boost::system::error_code ec;
-    auto parsed = boost::json::parse(bytes, ec);
-    if (!ec && parsed.is_array()) {
-      for (const auto& item : parsed.get_array())
-        decode_one(boost::json::serialize(item));
-    }
-    return text;
   }
-  decode_one(bytes);
+  if (!decoded) return std::nullopt;
   return text;
 }
 
@@ -119,9 +138,14 @@ void estimate_usage(request_context& ctx, ir::protocol upstream, std::string_vie
     }
     ctx.estimated = true;
   }
-  const std::string text =
-      ctx.generated_raw ? text_of_answer(upstream, ctx.generated, stream) : ctx.generated;
-  std::int64_t output = count(e, text);
+  std::int64_t output = 0;
+  if (!ctx.generated_raw) {
+    output = count(e, ctx.generated);
+  } else if (auto text = text_of_answer(upstream, ctx.generated, stream)) {
+    output = count(e, *text);
+  } else {
+    output = static_cast<std::int64_t>(ctx.generated.size()) / bytes_per_token;
+  }
   if (ctx.generated_dropped > 0 && !ctx.generated.empty()) {
     // Only the first generated_cap bytes were kept: the rest is counted at their rate.
     const double kept = static_cast<double>(ctx.generated.size());

@@ -77,16 +77,13 @@ std::optional<price> request_price(const request_context& ctx) {
 // The request's ledger row: one per request that was routed to a channel. Token columns are
 // disjoint (input without its cached and cache-write parts, output without reasoning), so that
 // sums never count a token twice.
-void write_ledger(const request_context& ctx, int status, double duration,
+void write_ledger(const request_context& ctx, int status, double duration, std::int64_t at_ms,
                   const std::optional<std::int64_t>& cost) {
   auto* ledger = ctx.w.owner().ledger();
   if (!ledger || ctx.channel.empty()) return;
   const auto b = breakdown(ctx.usage);
   billing::ledger_row row;
-  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
-  row.at = now_ms - static_cast<std::int64_t>(duration * 1000);  // when the request came
+  row.at = at_ms;
   row.request_id = ctx.request_id;
   if (ctx.key) {
     if (ctx.key->managed) row.key_id = ctx.key->id;
@@ -146,16 +143,18 @@ void finish(request_context& ctx) {
   } else if (p && (!ctx.first_byte || status >= 400)) {
     cost = 0;  // no upstream answered, or it refused: vendors bill neither
   }
+  const auto now_ms = billing::unix_now_ms();
+  const auto at_ms = now_ms - static_cast<std::int64_t>(duration * 1000);  // when it came
   if (ctx.budget.valid()) {
-    // Without a known cost the whole reservation is kept: a budget is never under-charged.
-    for (const auto& s :
-         ctx.budget.settle(cost.value_or(ctx.budget.reserved()), billing::unix_now_ms())) {
-      const auto state = s.account->state(billing::unix_now_ms());
+    // Without a known cost the whole reservation is kept: a budget is never under-charged. The
+    // cost counts in the period the ledger row will (the one the request began in).
+    for (const auto& s : ctx.budget.settle(cost.value_or(ctx.budget.reserved()), now_ms, at_ms)) {
+      const auto state = s.account->state(now_ms);
       if (s.events.crossed_80) ctx.w.owner().budget_event(state, "budget.threshold", 80);
       if (s.events.crossed_100) ctx.w.owner().budget_event(state, "budget.threshold", 100);
     }
   }
-  write_ledger(ctx, status, duration, cost);
+  write_ledger(ctx, status, duration, at_ms, cost);
   auto* log = log::access();
   if (!log) return;
   std::string line;

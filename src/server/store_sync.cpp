@@ -37,7 +37,8 @@ std::optional<store::db_error> reload(server& srv, store::connection& db, const 
   billing::budget_binder budgets(srv.budgets(), &db, srv.ledger(), billing::unix_now_ms());
   auto keys = config_keys(cfg, &budgets);
   add_managed_keys(*keys, std::get<managed_accounts>(loaded), sealer, &srv.limiters(), &budgets);
-  // Accounts created without their ledger spend would let a key spend its budget again.
+  // Without their ledger spend, budgets would start short: this build is not used (the accounts
+  // that needed the ledger were left out or as they were), and the next reload tries again.
   if (budgets.failure()) return *budgets.failure();
   budgets.prune();
   srv.publish(runtime::build(cfg, std::move(keys), channels));

@@ -425,7 +425,9 @@ asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream&
   }
 
   // A whole non-streamed answer is held for its cost headers (usually it came in one piece).
-  bool hold = !sse && res.result_int() < 300;
+  // Never a stream, SSE or not (Gemini's streamGenerateContent without ?alt=sse is a JSON array
+  // that must flow as it comes).
+  bool hold = !c.stream && !sse && res.result_int() < 300;
   // An answer's bytes are kept (capped) for a token estimate, should its usage never come.
   const bool keep = res.result_int() < 300;
   ctx.generated_raw = true;

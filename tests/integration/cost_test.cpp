@@ -218,3 +218,45 @@ keys:
 
 }  // namespace
 }  // namespace sy::test
+
+namespace sy::test {
+namespace {
+
+// A Gemini stream without ?alt=sse is one JSON array: not SSE, yet a stream. It must flow as it
+// comes, not be held like a non-streamed answer for its cost headers.
+TEST(cost, a_gemini_json_array_stream_is_relayed_as_it_comes) {
+  std::atomic<bool> release{false};
+  fake_upstream up([&](const fake_request&, fake_responder& out) {
+    out.start(200, "application/json");
+    out.chunk(R"([{"candidates":[{"content":{"parts":[{"text":"first"}],"role":"model"},)"
+              R"("index":0}]})");
+    for (int i = 0; i < 300 && !release; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    out.chunk(R"(,{"candidates":[{"content":{"parts":[{"text":" second"}],"role":"model"},)"
+              R"("finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":3,)"
+              R"("candidatesTokenCount":2,"totalTokenCount":5}}])");
+    out.end();
+  });
+  gateway gw(R"(
+channels:
+  - name: g
+    type: gemini
+    base_url: )" +
+             up.url("") +
+             R"(
+    api_keys: [ "upstream-key" ]
+    models: [ gemini-2.5-flash ]
+keys:
+  - { name: app, key: sk-app-0123456789, models: [ "*" ] }
+)");
+  http_client c(gw.port());
+  c.send_post("/v1beta/models/gemini-2.5-flash:streamGenerateContent",
+              R"({"contents":[{"role":"user","parts":[{"text":"Hi"}]}]})", "sk-app-0123456789");
+  // The first element arrives while the upstream still holds the rest back.
+  EXPECT_TRUE(c.read_until("first", std::chrono::seconds(2))) << c.received();
+  release = true;
+  EXPECT_TRUE(c.read_until("second", std::chrono::seconds(5))) << c.received();
+}
+
+}  // namespace
+}  // namespace sy::test

@@ -65,7 +65,7 @@ TEST(BudgetAccount, ReservesOnlyWhatFits) {
   EXPECT_FALSE(a.reserve(5 * usd, now));  // 6 reserved + 5 > 10
   EXPECT_TRUE(a.reserve(4 * usd, now));   // exactly the limit
   EXPECT_FALSE(a.reserve(1, now));
-  a.settle(6 * usd, 1 * usd, now);  // cost 1 of the 6 reserved
+  a.settle(6 * usd, 1 * usd, now, now);  // cost 1 of the 6 reserved
   auto s = a.state(now);
   EXPECT_EQ(s.spent_nano_usd, 1 * usd);
   EXPECT_EQ(s.reserved_nano_usd, 4 * usd);
@@ -91,17 +91,17 @@ TEST(BudgetAccount, ANewPeriodStartsWithNothingSpent) {
 TEST(BudgetAccount, ReportsEachThresholdOncePerPeriod) {
   budget_account a("key", "key_1", "k", {10 * usd, budget_period::day}, 0, now);
   ASSERT_TRUE(a.reserve(7 * usd, now));
-  auto e = a.settle(7 * usd, 7 * usd, now);
+  auto e = a.settle(7 * usd, 7 * usd, now, now);
   EXPECT_FALSE(e.crossed_80);
   ASSERT_TRUE(a.reserve(1 * usd, now));
-  e = a.settle(1 * usd, 1 * usd, now);  // 8 of 10: exactly 80 %
+  e = a.settle(1 * usd, 1 * usd, now, now);  // 8 of 10: exactly 80 %
   EXPECT_TRUE(e.crossed_80);
   EXPECT_FALSE(e.crossed_100);
   ASSERT_TRUE(a.reserve(1 * usd, now));
-  e = a.settle(1 * usd, 1 * usd, now);
+  e = a.settle(1 * usd, 1 * usd, now, now);
   EXPECT_FALSE(e.any());
   ASSERT_TRUE(a.reserve(1 * usd, now));
-  e = a.settle(1 * usd, 3 * usd, now);  // over the limit: the settlement difference
+  e = a.settle(1 * usd, 3 * usd, now, now);  // over the limit: the settlement difference
   EXPECT_TRUE(e.crossed_100);
   budget_events refused;
   EXPECT_FALSE(a.reserve(1, now, &refused));
@@ -112,14 +112,14 @@ TEST(BudgetAccount, ReportsEachThresholdOncePerPeriod) {
   // The next day reports again.
   const auto tomorrow = period_end_ms(budget_period::day, now);
   ASSERT_TRUE(a.reserve(9 * usd, tomorrow));
-  e = a.settle(9 * usd, 9 * usd, tomorrow);
+  e = a.settle(9 * usd, 9 * usd, tomorrow, tomorrow);
   EXPECT_TRUE(e.crossed_80);
 }
 
 TEST(BudgetAccount, AlreadyPassedThresholdsAreNotReportedAfterARestart) {
   budget_account a("key", "key_1", "k", {10 * usd, budget_period::total}, 9 * usd, now);
   ASSERT_TRUE(a.reserve(1 * usd, now));
-  auto e = a.settle(1 * usd, 1 * usd, now);
+  auto e = a.settle(1 * usd, 1 * usd, now, now);
   EXPECT_FALSE(e.crossed_80);
   EXPECT_TRUE(e.crossed_100);
 }
@@ -128,23 +128,23 @@ TEST(BudgetAccount, RaisingTheLimitArmsTheThresholdsAgain) {
   budget_account a("key", "key_1", "k", {10 * usd, budget_period::total}, 9 * usd, now);
   a.update({20 * usd, budget_period::total}, "k", now);
   ASSERT_TRUE(a.reserve(7 * usd, now));
-  auto e = a.settle(7 * usd, 7 * usd, now);  // 16 of 20
+  auto e = a.settle(7 * usd, 7 * usd, now, now);  // 16 of 20
   EXPECT_TRUE(e.crossed_80);
 }
 
 TEST(BudgetAccount, HugeCostsSaturateInsteadOfWrapping) {
   budget_account a("key", "key_1", "k", {10 * usd, budget_period::total}, 0, now);
   ASSERT_TRUE(a.reserve(1, now));
-  a.settle(1, std::numeric_limits<std::int64_t>::max(), now);
-  a.settle(0, std::numeric_limits<std::int64_t>::max(), now);
+  a.settle(1, std::numeric_limits<std::int64_t>::max(), now, now);
+  a.settle(0, std::numeric_limits<std::int64_t>::max(), now, now);
   EXPECT_EQ(a.state(now).spent_nano_usd, std::numeric_limits<std::int64_t>::max());
   EXPECT_FALSE(a.reserve(0 + 1, now));
 }
 
-TEST(BudgetBook, KeepsAccountsAcrossReloadsAndRestartsOnAPeriodChange) {
+TEST(BudgetBook, KeepsAccountsAcrossReloadsAndReloadsOnAPeriodChange) {
   budget_book book;
   int loads = 0;
-  auto spent = [&](budget_period p) {
+  auto spent = [&](budget_period p) -> std::optional<std::int64_t> {
     ++loads;
     return p == budget_period::total ? 5 * usd : 1 * usd;
   };
@@ -155,10 +155,15 @@ TEST(BudgetBook, KeepsAccountsAcrossReloadsAndRestartsOnAPeriodChange) {
   EXPECT_EQ(loads, 1);
   EXPECT_EQ(b->state(now).limit.limit_nano_usd, 20 * usd);
   EXPECT_EQ(b->state(now).name, "k2");
+  // Another period: the same account (requests in flight settle into it), reloaded from the
+  // ledger for the new period, its reservations kept.
+  ASSERT_TRUE(a->reserve(2 * usd, now));
   auto c = book.get("key", "key_1", "k2", {20 * usd, budget_period::day}, spent, now);
-  EXPECT_NE(a, c);
+  EXPECT_EQ(a, c);
   EXPECT_EQ(loads, 2);
   EXPECT_EQ(c->state(now).spent_nano_usd, 1 * usd);
+  EXPECT_EQ(c->state(now).reserved_nano_usd, 2 * usd);
+  EXPECT_EQ(c->state(now).period_start_ms, period_start_ms(budget_period::day, now));
   // The user scope is another account, even with the same id.
   auto u = book.get("user", "key_1", "u", {1 * usd, budget_period::day}, nullptr, now);
   EXPECT_NE(u, c);
@@ -167,6 +172,40 @@ TEST(BudgetBook, KeepsAccountsAcrossReloadsAndRestartsOnAPeriodChange) {
             1u);
   EXPECT_EQ(book.find("key", "key_1"), nullptr);
   EXPECT_EQ(book.find("user", "key_1"), u);
+}
+
+TEST(BudgetBook, AnUnreadableLedgerChangesNothing) {
+  budget_book book;
+  auto fails = [](budget_period) -> std::optional<std::int64_t> { return std::nullopt; };
+  // No account is made without its spend: the next reload tries again.
+  EXPECT_EQ(book.get("key", "key_1", "k", {10 * usd, budget_period::total}, fails, now), nullptr);
+  EXPECT_EQ(book.find("key", "key_1"), nullptr);
+  auto ok = [](budget_period) -> std::optional<std::int64_t> { return 9 * usd; };
+  auto a = book.get("key", "key_1", "k", {10 * usd, budget_period::total}, ok, now);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->state(now).spent_nano_usd, 9 * usd);
+  // A period change that cannot read the ledger leaves the account as it was.
+  auto b = book.get("key", "key_1", "k", {10 * usd, budget_period::day}, fails, now);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(b->state(now).limit.period, budget_period::total);
+  EXPECT_EQ(b->state(now).spent_nano_usd, 9 * usd);
+}
+
+TEST(BudgetAccount, ARequestIsBookedInThePeriodItBeganIn) {
+  // A day budget; a request reserved at 23:59:59.900 and settled after midnight counts in the
+  // day it began in (as its ledger row does), not in the new one.
+  const auto midnight = period_end_ms(budget_period::day, now);
+  budget_account a("key", "key_1", "k", {10 * usd, budget_period::day}, 0, midnight - 100);
+  auto hold = budget_hold::reserve(std::shared_ptr<budget_account>(&a, [](budget_account*) {}),
+                                   nullptr, 3 * usd, midnight - 100, nullptr, nullptr);
+  ASSERT_TRUE(hold);
+  hold->settle(2 * usd, midnight + 30'000, midnight - 100);
+  EXPECT_EQ(a.state(midnight + 30'000).spent_nano_usd, 0);
+  EXPECT_EQ(a.state(midnight + 30'000).reserved_nano_usd, 0);
+  // One that began after midnight counts.
+  ASSERT_TRUE(a.reserve(3 * usd, midnight + 31'000));
+  a.settle(3 * usd, 2 * usd, midnight + 32'000, midnight + 31'000);
+  EXPECT_EQ(a.state(midnight + 32'000).spent_nano_usd, 2 * usd);
 }
 
 TEST(BudgetHold, ReservesOnBothOrNeither) {
@@ -184,7 +223,7 @@ TEST(BudgetHold, ReservesOnBothOrNeither) {
   ASSERT_TRUE(hold);
   EXPECT_EQ(key->state(now).reserved_nano_usd, 2 * usd);
   EXPECT_EQ(user->state(now).reserved_nano_usd, 2 * usd);
-  auto settled = hold->settle(1 * usd, now);
+  auto settled = hold->settle(1 * usd, now, now);
   EXPECT_FALSE(hold->valid());
   EXPECT_EQ(key->state(now).spent_nano_usd, 1 * usd);
   EXPECT_EQ(user->state(now).spent_nano_usd, 1 * usd);
@@ -218,7 +257,7 @@ TEST(BudgetAccount, ConcurrentReservationsNeverOverspend) {
         auto hold = budget_hold::reserve(a, nullptr, 7, now, nullptr, nullptr);
         if (!hold) continue;
         admitted.fetch_add(1);
-        hold->settle(5, now);  // the real cost is below the reservation
+        hold->settle(5, now, now);  // the real cost is below the reservation
       }
     });
   }
