@@ -27,12 +27,17 @@ std::shared_ptr<runtime> runtime::build(config cfg, std::shared_ptr<const key_ta
   rt->cfg = std::move(cfg);
   rt->keys = std::move(keys);
   rt->pricing = pricing_table(rt->cfg);
-  for (const auto& ch : managed_channels) {
-    if (!ch.pricing.empty()) rt->pricing.set_channel(ch.name, ch.pricing);
-  }
   const std::vector<channel_config>* lists[] = {&rt->cfg.channels, &managed_channels};
   for (const auto* list : lists) {
     for (const auto& ch : *list) {
+      if (list == &managed_channels && !ch.pricing.empty()) {
+        rt->pricing.set_channel(ch.name, ch.pricing);  // (the config's are in pricing_table(cfg))
+      }
+      if (ch.type == channel_type::mock && ch.pricing.empty()) {
+        // A mock channel answers from the gateway itself: it costs nothing (a known zero, so
+        // its requests are priced and budgets can be tried on it), unless priced otherwise.
+        rt->pricing.set_channel(ch.name, {price_entry{"*", price{}}});
+      }
       rt->channels.push_back(std::make_unique<channel>(ch));
       rt->models.add(*rt->channels.back());
     }

@@ -427,6 +427,8 @@ channels:
   - name: mockch
     type: mock
     models: [ ${model}, ${other} ]
+    pricing:
+      ${model}: { input: 1000, output: 2000 }
 `,
       { env: { SWITCHYARD_SECRET_KEY: '' } },
     );
@@ -490,6 +492,8 @@ channels:
   - name: mockch
     type: mock
     models: [ ${model}, ${other} ]
+    pricing:
+      ${model}: { input: 1000, output: 2000 }
 `,
       { env: { SWITCHYARD_SECRET_KEY: '' } },
     );
@@ -530,8 +534,9 @@ channels:
     assert.equal(doc.total.requests, 3, JSON.stringify(doc));
     assert.equal(doc.group_by, 'day');
     assert.equal(doc.from, new Date(started).toISOString());
-    assert.equal(doc.total.unknown_cost_requests, 3); // mock models have no price
-    assert.equal(doc.total.cost_usd, 0);
+    // A mock channel given prices of its own prices only those models: the other has none.
+    assert.equal(doc.total.unknown_cost_requests, 1, JSON.stringify(doc));
+    assert.ok(doc.total.cost_usd > 0, JSON.stringify(doc));
     assert.ok(doc.total.input_tokens > 0 && doc.total.output_tokens > 0, JSON.stringify(doc));
 
     // By model: the two models, summing to the total.
@@ -560,7 +565,9 @@ channels:
       assert.equal(r[2], made.id);
       assert.equal(r[3], `'=usage-key-${run}`);
       assert.equal(r[4], user.id);
-      assert.equal(r[16], ''); // no price: empty, never 0
+      // The priced model's cost; the unpriced one's is empty, never 0.
+      if (r[6] === model) assert.match(r[16], /^0\.\d+$/);
+      else assert.equal(r[16], '');
       assert.equal(r[17], '200');
     }
     assert.equal(rows.reduce((s, r) => s + Number(r[9]), 0), doc.total.input_tokens);
@@ -580,11 +587,11 @@ channels:
     assert.match(lines[1], /^MODEL\s+REQUESTS\s+INPUT\s+CACHED\s+CACHE_WRITE\s+OUTPUT\s+REASONING\s+COST_USD$/);
     const total = lines.find((l) => l.startsWith('TOTAL'));
     assert.ok(total, r.stdout);
-    assert.match(total, /^TOTAL\s+3\s+\d+\s+0\s+0\s+\d+\s+0\s+0$/);
+    assert.match(total, /^TOTAL\s+3\s+\d+\s+0\s+0\s+\d+\s+0\s+0\.\d+$/);
     // Aligned: every line of the table ends at the same column.
     const table = lines.slice(1, lines.indexOf(total) + 1);
     assert.equal(new Set(table.map((l) => l.length)).size, 1, r.stdout);
-    assert.match(r.stdout, /3 requests have no known price/);
+    assert.match(r.stdout, /1 request has no known price/);
     // No usage in a range: said so.
     const empty = await cli(['usage', '--key', made.id, '--from', '2001-01-01T00:00:00Z', '--to', '2001-02-01T00:00:00Z']);
     assert.equal(empty.code, 0);

@@ -260,3 +260,39 @@ keys:
 
 }  // namespace
 }  // namespace sy::test
+
+namespace sy::test {
+namespace {
+
+// The mock channel answers from the gateway itself: a known zero, not an unknown cost.
+TEST(cost, the_mock_channel_is_free) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "sy-mock-XXXXXX").string();
+  const std::filesystem::path dir = mkdtemp(tmpl.data());
+  {
+    gateway gw("database: sqlite:" + (dir / "sy.db").string() + R"(
+channels:
+  - { name: mock, type: mock, models: [ demo ] }
+  - { name: priced-mock, type: mock, models: [ dear ], pricing: { "*": { input: 1, output: 1 } } }
+keys:
+  - { name: app, key: sk-app-0123456789, models: [ "*" ], budget_usd: "0.01" }
+)");
+    http_client c(gw.port());
+    ASSERT_EQ(c.post("/v1/chat/completions", chat_body("demo"), "sk-app-0123456789").status, 200);
+    ASSERT_EQ(c.post("/v1/chat/completions", chat_body("dear"), "sk-app-0123456789").status, 200);
+    ASSERT_TRUE(gw.ledger()->flush());
+    auto rows = gw.store()->call([](store::connection& db) {
+      return std::get<std::vector<store::row>>(
+          db.query("SELECT model, cost_nano_usd FROM ledger ORDER BY model"));
+    });
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0].text(0), "dear");
+    EXPECT_GT(rows[0].integer(1), 0);  // its own price
+    EXPECT_EQ(rows[1].text(0), "demo");
+    ASSERT_FALSE(rows[1].is_null(1));
+    EXPECT_EQ(rows[1].integer(1), 0);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace sy::test
