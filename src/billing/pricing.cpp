@@ -36,6 +36,11 @@ price long_context(price base, std::int64_t above, price tier) {
   base.long_context.push_back(std::move(tier));
   return base;
 }
+// OpenAI's GPT-6 / 5.6 families: above 272K input tokens the whole request is billed at twice the
+// input and cached rates and 1.5 times the output rate.
+price openai_272k(double in, double cached, double out) {
+  return long_context(openai(in, cached, out), 272'000, openai(2 * in, 2 * cached, 1.5 * out));
+}
 constexpr price gemini_uncached(double in, double out) {
   return openai_uncached(in, out);
 }
@@ -50,9 +55,17 @@ constexpr price gemini_uncached(double in, double out) {
 //              Claude 3.5 Sonnet, retired and no longer on that page: its last list price.
 //   Gemini     https://ai.google.dev/gemini-api/docs/pricing (paid tier, text/image/video input;
 //              Gemini 2.5 Pro's prices for prompts above 200K tokens as its long-context tier).
-// Left out: batch/flex/priority tiers; Gemini audio input prices; Anthropic long-context (1M)
-// prices above 200K (add them as a `long_context:` tier in the config). Config entries override
-// any of these.
+// Newer models, read 2026-11-26 from the vendors' model pages (platform.claude.com/docs/.../models/
+// <model>/overview, developers.openai.com/api/docs/models/<model>): Claude Fable 5 / 5.1, Mythos
+// 5 (priced as Fable 5), Opus 5 / 5.5, Sonnet 5 / 5.5, Haiku 5.5 (its >100K-token tier: cache
+// prices by Anthropic's usual 1.25x / 2x / 0.1x of input); gpt-6.2-sol, gpt-6.1-terra,
+// gpt-6-luna, gpt-5.6-luna (>272K: 2x input and cached, 1.5x output). The ids claude-opus-5-5,
+// claude-sonnet-5-5 and claude-haiku-5-5 were seen on third-party pages only (a wrong id simply
+// matches nothing). gpt-5.6-sol is left out (its page gave a promotional price that has ended),
+// and so is every Gemini 3.x model (no official price page could be read here).
+// Left out: batch/flex/priority tiers; OpenAI's cache-write prices; Gemini audio input prices;
+// Anthropic long-context (1M) prices above 200K for the 4.x models (add them as a
+// `long_context:` tier in the config). Config entries override any of these.
 // Patterns: the alias exactly, and `<alias>-20*` for OpenAI's dated snapshots; Anthropic ids
 // carry their date after the alias (claude-haiku-4-5-20251001), hence `<alias>*`. Variants not
 // listed (audio, realtime, tts, image models) have no price on purpose: unknown, not wrong.
@@ -96,7 +109,19 @@ const price_entry default_table[] = {
     {"o3-mini-20*", openai(1.10, 0.55, 4.40)},
     {"o4-mini", openai(1.10, 0.275, 4.40)},
     {"o4-mini-20*", openai(1.10, 0.275, 4.40)},
+    {"gpt-6.2-sol", openai_272k(2.00, 0.10, 10.00)},
+    {"gpt-6.1-terra", openai_272k(1.00, 0.05, 5.00)},
+    {"gpt-6-luna", openai_272k(0.10, 0.01, 0.50)},
+    {"gpt-5.6-luna", openai_272k(0.20, 0.02, 1.20)},
     // Anthropic
+    {"claude-fable-5-1*", anthropic(10.00, 0.25, 12.50, 20.00, 50.00)},
+    {"claude-fable-5*", anthropic(10.00, 1.00, 12.50, 20.00, 50.00)},
+    {"claude-mythos-5*", anthropic(10.00, 1.00, 12.50, 20.00, 50.00)},
+    {"claude-opus-5-5*", anthropic(4.00, 0.20, 5.00, 8.00, 20.00)},
+    {"claude-opus-5*", anthropic(5.00, 0.50, 6.25, 10.00, 25.00)},
+    {"claude-sonnet-5*", anthropic(2.00, 0.20, 2.50, 4.00, 10.00)},  // Sonnet 5 and 5.5
+    {"claude-haiku-5-5*", long_context(anthropic(0.10, 0.01, 0.125, 0.20, 0.50), 100'000,
+                                       anthropic(0.50, 0.05, 0.625, 1.00, 2.50))},
     {"claude-opus-4-7*", anthropic(5.00, 0.50, 6.25, 10.00, 25.00)},
     {"claude-opus-4-6*", anthropic(5.00, 0.50, 6.25, 10.00, 25.00)},
     {"claude-opus-4-5*", anthropic(5.00, 0.50, 6.25, 10.00, 25.00)},

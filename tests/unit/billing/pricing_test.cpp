@@ -191,9 +191,22 @@ TEST(default_prices, cover_the_popular_models_once_each) {
                             "gemini-2.5-pro",
                             "gemini-2.5-flash",
                             "gemini-2.5-flash-lite",
-                            "gemini-2.0-flash"}) {
+                            "gemini-2.0-flash",
+                            "claude-sonnet-5",
+                            "claude-opus-5",
+                            "claude-fable-5-1",
+                            "gpt-6.2-sol"}) {
     EXPECT_TRUE(t.find("", model)) << model;
   }
+  // Longer globs win among the newer Claude models, and Haiku 5.5 has its 100K tier.
+  EXPECT_EQ(t.find("", "claude-fable-5-1")->cached_input, usd(0.25));
+  EXPECT_EQ(t.find("", "claude-fable-5")->cached_input, usd(1.00));
+  EXPECT_EQ(t.find("", "claude-opus-5-5")->input, usd(4.00));
+  EXPECT_EQ(t.find("", "claude-opus-5")->input, usd(5.00));
+  const auto haiku_5_5 = *t.find("", "claude-haiku-5-5");
+  EXPECT_EQ(haiku_5_5.long_context_above, 100'000);
+  EXPECT_EQ(haiku_5_5.rates_for(100'001).output, usd(2.50));
+  EXPECT_EQ(t.find("", "gpt-6.2-sol")->rates_for(300'000).output, usd(15.00));
   // A few list prices, and that the most specific entry picked them.
   auto mini = *t.find("", "gpt-5-mini-2025-08-07");
   EXPECT_EQ(mini.input, usd(0.25));
