@@ -158,3 +158,30 @@ circuit_breaker::view circuit_breaker::state(steady::time_point now) const {
 }
 
 }  // namespace sy::routing
+
+namespace sy::routing {
+
+std::shared_ptr<circuit_breaker> breaker_registry::get(std::string_view target) {
+  std::lock_guard lock(mutex_);
+  auto it = breakers_.find(std::string(target));
+  if (it == breakers_.end()) {
+    it = breakers_.emplace(std::string(target), std::make_shared<circuit_breaker>(options_)).first;
+  }
+  return it->second;
+}
+
+std::size_t breaker_registry::prune(const std::function<bool(std::string_view target)>& keep) {
+  std::lock_guard lock(mutex_);
+  return std::erase_if(breakers_, [&](const auto& entry) { return !keep(entry.first); });
+}
+
+std::vector<std::pair<std::string, std::shared_ptr<circuit_breaker>>> breaker_registry::all()
+    const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::pair<std::string, std::shared_ptr<circuit_breaker>>> out(breakers_.begin(),
+                                                                            breakers_.end());
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return out;
+}
+
+}  // namespace sy::routing
