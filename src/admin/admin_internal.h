@@ -124,6 +124,14 @@ std::optional<invalid> read_budget_usd(const boost::json::value& v,
 std::optional<invalid> read_budget_period(const boost::json::value& v, std::string& out);
 // nano-USD as a JSON number of USD (null when there is no limit).
 boost::json::value usd_or_null(const std::optional<std::int64_t>& nano);
+// The budget_usd / budget_period members of a create body, when present.
+std::optional<invalid> read_budget(const boost::json::object& body,
+                                   std::optional<std::int64_t>& nano, std::string& period);
+// The same for a PATCH: into the patch, and into the audit row's `changes`.
+std::optional<invalid> read_budget_patch(const boost::json::object& body,
+                                         store::nullable<std::int64_t>& nano,
+                                         std::optional<std::string>& period,
+                                         boost::json::object& changes);
 // A non-empty list of non-empty glob patterns.
 std::optional<invalid> read_models(const boost::json::value& v, std::vector<std::string>& out);
 // A list of CIDRs ("10.0.0.0/8", "2001:db8::/32"; a bare address is one host), in canonical form

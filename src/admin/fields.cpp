@@ -214,6 +214,35 @@ boost::json::value usd_or_null(const std::optional<std::int64_t>& nano) {
   return static_cast<double>(*nano) / 1e9;
 }
 
+std::optional<invalid> read_budget(const boost::json::object& body,
+                                   std::optional<std::int64_t>& nano, std::string& period) {
+  if (const auto* v = body.if_contains("budget_usd")) {
+    if (auto why = read_budget_usd(*v, nano)) return why;
+  }
+  if (const auto* v = body.if_contains("budget_period")) {
+    if (auto why = read_budget_period(*v, period)) return why;
+  }
+  return std::nullopt;
+}
+
+std::optional<invalid> read_budget_patch(const boost::json::object& body,
+                                         store::nullable<std::int64_t>& nano,
+                                         std::optional<std::string>& period,
+                                         boost::json::object& changes) {
+  if (const auto* v = body.if_contains("budget_usd")) {
+    auto& set = nano.emplace();
+    if (auto why = read_budget_usd(*v, set)) return why;
+    changes["budget_usd"] = usd_or_null(set);
+  }
+  if (const auto* v = body.if_contains("budget_period")) {
+    std::string text;
+    if (auto why = read_budget_period(*v, text)) return why;
+    changes["budget_period"] = text;
+    period = std::move(text);
+  }
+  return std::nullopt;
+}
+
 std::optional<invalid> read_models(const boost::json::value& v, std::vector<std::string>& out) {
   if (!v.is_array() || v.get_array().empty()) {
     return wrong("models", "models must be a non-empty list of model names or globs");

@@ -137,12 +137,7 @@ response create_key(call& c) {
   if (const auto* v = body.if_contains("metadata")) {
     if (auto why = read_metadata(*v, k.metadata)) return bad_request(*why);
   }
-  if (const auto* v = body.if_contains("budget_usd")) {
-    if (auto why = read_budget_usd(*v, k.budget_nano_usd)) return bad_request(*why);
-  }
-  if (const auto* v = body.if_contains("budget_period")) {
-    if (auto why = read_budget_period(*v, k.budget_period)) return bad_request(*why);
-  }
+  if (auto why = read_budget(body, k.budget_nano_usd, k.budget_period)) return bad_request(*why);
   if (require_signature && !c.env.sealer) return secret_key_required();
 
   if (!c.is_admin() && (!k.user_id || !c.owns(k.user_id))) {
@@ -304,16 +299,8 @@ response update_key(call& c, const std::string& id) {
     changes["metadata"] = *v;
     patch.metadata = std::move(metadata);
   }
-  if (const auto* v = body.if_contains("budget_usd")) {
-    auto& set = patch.budget_nano_usd.emplace();
-    if (auto why = read_budget_usd(*v, set)) return bad_request(*why);
-    changes["budget_usd"] = usd_or_null(set);
-  }
-  if (const auto* v = body.if_contains("budget_period")) {
-    std::string period;
-    if (auto why = read_budget_period(*v, period)) return bad_request(*why);
-    changes["budget_period"] = period;
-    patch.budget_period = std::move(period);
+  if (auto why = read_budget_patch(body, patch.budget_nano_usd, patch.budget_period, changes)) {
+    return bad_request(*why);
   }
   if (require_signature.value_or(false) && !c.env.sealer) return secret_key_required();
 

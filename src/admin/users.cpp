@@ -57,12 +57,7 @@ response create_user(call& c) {
   if (const auto* enabled = body.if_contains("enabled")) {
     if (auto why = read_bool(*enabled, "enabled", u.enabled)) return bad_request(*why);
   }
-  if (const auto* v = body.if_contains("budget_usd")) {
-    if (auto why = read_budget_usd(*v, u.budget_nano_usd)) return bad_request(*why);
-  }
-  if (const auto* v = body.if_contains("budget_period")) {
-    if (auto why = read_budget_period(*v, u.budget_period)) return bad_request(*why);
-  }
+  if (auto why = read_budget(body, u.budget_nano_usd, u.budget_period)) return bad_request(*why);
   return in_transaction(c, [&]() -> store::result<response> {
     auto created = c.accounts.create_user(u);
     if (auto* e = std::get_if<store::db_error>(&created)) return *e;
@@ -163,16 +158,8 @@ response update_user(call& c, const std::string& id) {
     changes["enabled"] = enabled;
     patch.enabled = enabled;
   }
-  if (const auto* v = body.if_contains("budget_usd")) {
-    auto& set = patch.budget_nano_usd.emplace();
-    if (auto why = read_budget_usd(*v, set)) return bad_request(*why);
-    changes["budget_usd"] = usd_or_null(set);
-  }
-  if (const auto* v = body.if_contains("budget_period")) {
-    std::string period;
-    if (auto why = read_budget_period(*v, period)) return bad_request(*why);
-    changes["budget_period"] = period;
-    patch.budget_period = std::move(period);
+  if (auto why = read_budget_patch(body, patch.budget_nano_usd, patch.budget_period, changes)) {
+    return bad_request(*why);
   }
   return in_transaction(c, [&]() -> store::result<response> {
     auto updated = c.accounts.update_user(id, patch);

@@ -3,6 +3,7 @@
 #include "common/crypto.h"
 #include "common/json.h"
 #include "common/net.h"
+#include "upstream/http_target.h"
 #include "upstream/tls.h"
 
 #include <openssl/ssl.h>
@@ -52,29 +53,11 @@ std::string new_event_id() {
   return "evt_" + crypto::to_hex(bytes);
 }
 
-struct target {
-  bool tls = false;
-  std::string host;  // without brackets: what the resolver, SNI and verification take
-  std::string port;
-  std::string path;         // with the query
-  std::string host_header;  // host[:port] as written
-};
+using target = upstream::http_target;
 
 std::optional<target> parse_target(std::string_view url) {
   if (check_webhook_url(url)) return std::nullopt;
-  auto parsed = boost::urls::parse_uri(url);
-  target t;
-  t.tls = parsed->scheme() == "https";
-  t.host = std::string(parsed->encoded_host_address());
-  if (t.host.size() >= 2 && t.host.front() == '[') t.host = t.host.substr(1, t.host.size() - 2);
-  bool has_port = parsed->has_port() && !parsed->port().empty();
-  t.port = has_port ? std::string(parsed->port()) : (t.tls ? "443" : "80");
-  t.host_header =
-      has_port ? std::string(parsed->encoded_host_and_port()) : std::string(parsed->encoded_host());
-  t.path = std::string(parsed->encoded_path());
-  if (t.path.empty()) t.path = "/";
-  if (parsed->has_query()) t.path += "?" + std::string(parsed->encoded_query());
-  return t;
+  return upstream::parse_http_target(url);
 }
 
 std::string describe(std::string_view what, const boost::system::error_code& ec) {

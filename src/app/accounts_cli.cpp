@@ -186,8 +186,10 @@ std::string field(const boost::json::object& o, std::string_view name) {
   return cell(o.if_contains(name));
 }
 
+// An aligned table: columns from `first_number` on are numbers, aligned to the right.
 void print_table(const std::vector<std::string>& header,
-                 const std::vector<std::vector<std::string>>& rows) {
+                 const std::vector<std::vector<std::string>>& rows,
+                 std::size_t first_number = std::string::npos) {
   std::vector<std::size_t> width(header.size());
   for (std::size_t i = 0; i < header.size(); ++i)
     width[i] = header[i].size();
@@ -197,8 +199,14 @@ void print_table(const std::vector<std::string>& header,
   auto line = [&](const std::vector<std::string>& r) {
     std::string out;
     for (std::size_t i = 0; i < r.size(); ++i) {
-      out += r[i];
-      if (i + 1 < r.size()) out += std::string(width[i] - r[i].size() + 2, ' ');
+      const std::string pad(width[i] - r[i].size(), ' ');
+      if (i) out += "  ";
+      if (i >= first_number) {
+        out += pad + r[i];
+      } else {
+        out += r[i];
+        if (i + 1 < r.size()) out += pad;
+      }
     }
     std::printf("%s\n", out.c_str());
   };
@@ -329,30 +337,7 @@ void print_usage(const boost::json::object& o) {
   rows.push_back(line_of(total, std::move(total_cells)));
 
   // Aligned: text columns to the left, numbers to the right.
-  std::vector<std::size_t> width(header.size());
-  for (std::size_t i = 0; i < header.size(); ++i)
-    width[i] = header[i].size();
-  for (const auto& r : rows)
-    for (std::size_t i = 0; i < r.size(); ++i)
-      width[i] = std::max(width[i], r[i].size());
-  auto print_line = [&](const std::vector<std::string>& r) {
-    std::string out;
-    for (std::size_t i = 0; i < r.size(); ++i) {
-      const std::string pad(width[i] - r[i].size(), ' ');
-      if (i) out += "  ";
-      if (i >= first_number) {
-        out += pad + r[i];
-      } else {
-        out += r[i];
-        if (i + 1 < r.size()) out += pad;
-      }
-    }
-    std::printf("%s\n", out.c_str());
-  };
-  print_line(header);
-  for (std::size_t i = 0; i + 1 < rows.size(); ++i)
-    print_line(rows[i]);
-  print_line(rows.back());
+  print_table(header, rows, first_number);
 
   const auto count = [&](std::string_view name) {
     const auto* v = total.if_contains(name);

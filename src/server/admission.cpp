@@ -8,6 +8,7 @@
 #include "common/json.h"
 #include "server/endpoints.h"
 #include "server/server.h"
+#include "server/usage_cost.h"
 #include "store/accounts.h"
 #include "store/service.h"
 
@@ -256,7 +257,7 @@ std::optional<refusal> reserve_budget(request_context& ctx, std::int64_t max_out
                                       std::int64_t choices) {
   const key_record* key = ctx.key;
   if (!key || (!key->budget && !key->user_budget)) return std::nullopt;
-  auto p = ctx.rt.pricing.find(ctx.channel, ctx.upstream_model);
+  const auto& p = price_of(ctx);
   if (!p) {
     return refuse(ctx, errc::model_not_priced,
                   fmt::format("The model '{}' has no price, and this key's spending is limited by "
@@ -277,7 +278,6 @@ std::optional<refusal> reserve_budget(request_context& ctx, std::int64_t max_out
                                             &events);
   if (hold) {
     ctx.budget = std::move(*hold);
-    ctx.budget_price = p;
     return std::nullopt;
   }
   const auto state = refused_by->state(now);

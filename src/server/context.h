@@ -87,7 +87,10 @@ struct request_context {
   auth_cache* auth = nullptr;   // owned by the session
   rate_ticket ticket;           // the admitted request's share of its key's limits
   billing::budget_hold budget;  // its worst-case cost, reserved on its key's and user's budgets
-  std::optional<price> budget_price;  // the price that reservation used
+  // The price of `upstream_model` on `channel`, looked up once (server/usage_cost.h price_of):
+  // the budget, the cost headers, the ledger and the access log all use this one.
+  std::optional<price> model_price;
+  bool price_known = false;
 
   // Set while an upstream connection is in use, so a client that goes away can drop it at once.
   beast::tcp_stream* upstream = nullptr;

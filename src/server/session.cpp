@@ -64,14 +64,15 @@ void warn_unpriced(const std::string& channel, const std::string& model) {
       model, channel);
 }
 
-// The price of the request's model, when it has one (a warning otherwise, once per model).
-// Looked up only when a ledger row or an access-log line will use it.
-std::optional<price> request_price(const request_context& ctx) {
-  if (ctx.budget_price) return ctx.budget_price;  // looked up by the budget reservation
-  if (ctx.channel.empty() || (!ctx.w.owner().ledger() && !log::access())) return std::nullopt;
-  auto p = ctx.rt.pricing.find(ctx.channel, ctx.upstream_model);
+// The price of the request's model, when it has one (a warning otherwise, once per model), or
+// null. Looked up only when something uses it: a budget (already done), a ledger row, an
+// access-log line.
+const price* request_price(request_context& ctx) {
+  if (ctx.channel.empty()) return nullptr;
+  if (!ctx.price_known && !ctx.w.owner().ledger() && !log::access()) return nullptr;
+  const auto& p = price_of(ctx);
   if (!p && ctx.upstream_protocol) warn_unpriced(ctx.channel, ctx.upstream_model);  // not mock
-  return p;
+  return p ? &*p : nullptr;
 }
 
 // The request's ledger row: one per request that was routed to a channel. Token columns are

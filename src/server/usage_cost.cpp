@@ -16,6 +16,14 @@ usage_breakdown breakdown(const usage_counts& u) {
   return b;
 }
 
+const std::optional<price>& price_of(request_context& ctx) {
+  if (!ctx.price_known) {
+    ctx.model_price = ctx.rt.pricing.find(ctx.channel, ctx.upstream_model);
+    ctx.price_known = true;
+  }
+  return ctx.model_price;
+}
+
 bool has_usage(const usage_counts& u) {
   return u.prompt_tokens >= 0 || u.completion_tokens >= 0;
 }
@@ -23,8 +31,7 @@ bool has_usage(const usage_counts& u) {
 void add_cost_headers(request_context& ctx) {
   if (ctx.channel.empty() || !has_usage(ctx.usage)) return;
   const auto b = breakdown(ctx.usage);
-  auto p =
-      ctx.budget_price ? ctx.budget_price : ctx.rt.pricing.find(ctx.channel, ctx.upstream_model);
+  const auto& p = price_of(ctx);
   ctx.out.header("x-sy-request-cost",
                  p ? billing::format_nano_usd(cost_nano_usd(*p, b)) : std::string("unknown"));
   ctx.out.header("x-sy-input-tokens", std::to_string(b.input));

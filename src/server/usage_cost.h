@@ -13,6 +13,9 @@ namespace sy {
 // tokens inside input, reasoning inside output).
 usage_breakdown breakdown(const usage_counts& u);
 
+// The request's price (nullopt: none), looked up on its first use and kept in ctx.
+const std::optional<price>& price_of(request_context& ctx);
+
 // Whether the upstream reported any usage.
 bool has_usage(const usage_counts& u);
 

@@ -1,5 +1,6 @@
 #include "upstream/media_fetch.h"
 
+#include "upstream/http_target.h"
 #include "upstream/tls.h"
 
 #include <openssl/ssl.h>
@@ -44,35 +45,10 @@ asio::ssl::context& tls_context() {
   return *ctx;
 }
 
-struct target {
-  bool tls = false;
-  std::string host;
-  std::string port;
-  std::string path;         // with query
-  std::string host_header;  // host[:port], IPv6 in brackets, as the Host header wants it
-};
+using target = http_target;
 
 std::optional<target> parse(const std::string& url) {
-  auto parsed = boost::urls::parse_absolute_uri(url);
-  if (!parsed) return std::nullopt;
-  target t;
-  if (parsed->scheme() == "https") {
-    t.tls = true;
-  } else if (parsed->scheme() != "http") {
-    return std::nullopt;
-  }
-  t.host = std::string(parsed->encoded_host_address());
-  if (t.host.empty()) return std::nullopt;
-  if (t.host.front() == '[') t.host = t.host.substr(1, t.host.size() - 2);
-  t.port = parsed->has_port() && !parsed->port().empty() ? std::string(parsed->port())
-                                                         : (t.tls ? "443" : "80");
-  bool has_port = parsed->has_port() && !parsed->port().empty();
-  t.host_header =
-      has_port ? std::string(parsed->encoded_host_and_port()) : std::string(parsed->encoded_host());
-  t.path = std::string(parsed->encoded_path());
-  if (t.path.empty()) t.path = "/";
-  if (parsed->has_query()) t.path += "?" + std::string(parsed->encoded_query());
-  return t;
+  return parse_http_target(url);
 }
 
 template <class Stream>
