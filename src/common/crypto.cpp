@@ -99,6 +99,13 @@ std::string to_hex(std::string_view bytes) {
   return out;
 }
 
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr) != 1) return {};
+  return to_hex(std::string_view(reinterpret_cast<const char*>(digest), size));
+}
+
 std::string hmac_sha256_hex(std::string_view key, std::string_view message) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int size = 0;

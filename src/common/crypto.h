@@ -13,6 +13,9 @@ namespace sy::crypto {
 // Lower-case hex of bytes.
 std::string to_hex(std::string_view bytes);
 
+// hex(SHA-256(data)).
+std::string sha256_hex(std::string_view data);
+
 // hex(HMAC-SHA256(key, message)).
 std::string hmac_sha256_hex(std::string_view key, std::string_view message);
 

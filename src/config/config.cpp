@@ -328,8 +328,8 @@ class reader {
         if (!key.empty()) ch.api_keys.push_back(key);  // an unset ${VAR} gives no key
       }
     }
-    if (!node["models"]) fail(node, path, "missing key 'models'");
-    ch.models = models(node["models"], path + ".models");
+    // A channel without models of its own serves only the groups that name it (`models:`).
+    if (node["models"]) ch.models = models(node["models"], path + ".models");
     if (node["weight"]) ch.weight = integer<unsigned>(node["weight"], path + ".weight", 1, 1000000);
     if (node["timeouts"]) timeouts(node["timeouts"], path + ".timeouts", ch.timeouts);
     if (node["mock"]) mock(node["mock"], path + ".mock", ch.mock);
@@ -341,6 +341,184 @@ class reader {
     }
     if (node["pricing"]) ch.pricing = pricing(node["pricing"], path + ".pricing");
     return ch;
+  }
+
+  deployment_config deployment(const YAML::Node& node, const std::string& path) const {
+    only_keys(node, path, {"channel", "model", "weight", "priority"});
+    deployment_config d;
+    if (!node["channel"]) fail(node, path, "missing key 'channel'");
+    d.channel = scalar(node["channel"], path + ".channel");
+    if (d.channel.empty()) fail(node["channel"], path + ".channel", "must not be empty");
+    if (node["model"]) d.model = scalar(node["model"], path + ".model");
+    if (node["weight"]) d.weight = integer<unsigned>(node["weight"], path + ".weight", 1, 1000000);
+    if (node["priority"]) d.priority = integer<int>(node["priority"], path + ".priority", 0, 100);
+    return d;
+  }
+
+  model_group_config model_group(const std::string& name, const YAML::Node& node,
+                                 const std::string& path) const {
+    only_keys(node, path,
+              {"strategy", "deployments", "fallbacks", "context_window_fallbacks",
+               "content_policy_fallbacks", "retries", "timeout_ms", "hedge"});
+    model_group_config g;
+    g.name = name;
+    if (node["strategy"]) {
+      auto text = scalar(node["strategy"], path + ".strategy");
+      bool found = false;
+      for (auto s :
+           {route_strategy::weighted, route_strategy::round_robin, route_strategy::least_inflight,
+            route_strategy::lowest_latency, route_strategy::lowest_cost}) {
+        if (to_string(s) == text) {
+          g.strategy = s;
+          found = true;
+        }
+      }
+      if (!found) {
+        fail(node["strategy"], path + ".strategy",
+             "expected weighted, round_robin, least_inflight, lowest_latency or lowest_cost");
+      }
+    }
+    auto list = node["deployments"];
+    if (!list) fail(node, path, "missing key 'deployments'");
+    if (!list.IsSequence() || list.size() == 0) {
+      fail(list, path + ".deployments", "expected a list of deployments");
+    }
+    std::set<std::pair<std::string, std::string>> seen;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      auto at = path + ".deployments[" + std::to_string(i) + "]";
+      auto d = deployment(list[i], at);
+      if (!seen.emplace(d.channel, d.model.empty() ? name : d.model).second) {
+        fail(list[i], at, "duplicate deployment: channel '" + d.channel + "' with this model");
+      }
+      g.deployments.push_back(std::move(d));
+    }
+    auto names = [&](const char* key, std::vector<std::string>& out) {
+      if (!node[key]) return;
+      out = string_list(node[key], path + "." + key);
+      for (const auto& n : out) {
+        if (n == name) fail(node[key], path + "." + key, "a group cannot fall back to itself");
+        if (n.empty()) fail(node[key], path + "." + key, "model names must not be empty");
+      }
+    };
+    names("fallbacks", g.fallbacks);
+    names("context_window_fallbacks", g.context_window_fallbacks);
+    names("content_policy_fallbacks", g.content_policy_fallbacks);
+    if (node["retries"]) g.retries = integer<int>(node["retries"], path + ".retries", 0, 10);
+    if (node["timeout_ms"]) g.timeout = duration_ms(node["timeout_ms"], path + ".timeout_ms");
+    if (auto h = node["hedge"]) {
+      only_keys(h, path + ".hedge", {"after", "after_ms", "min_after_ms", "min_samples"});
+      hedge_config hc;
+      if (h["after"] && h["after_ms"]) {
+        fail(h, path + ".hedge", "give either after (p95) or after_ms");
+      }
+      if (h["after"]) {
+        if (scalar(h["after"], path + ".hedge.after") != "p95") {
+          fail(h["after"], path + ".hedge.after", "expected p95 (or give after_ms)");
+        }
+      }
+      if (h["after_ms"]) hc.after = duration_ms(h["after_ms"], path + ".hedge.after_ms");
+      if (h["min_after_ms"]) {
+        hc.min_after = duration_ms(h["min_after_ms"], path + ".hedge.min_after_ms");
+      }
+      if (h["min_samples"]) {
+        hc.min_samples = integer<int>(h["min_samples"], path + ".hedge.min_samples", 1, 100000);
+      }
+      g.hedge = hc;
+    }
+    return g;
+  }
+
+  void routing_section(const YAML::Node& node, routing_config& r) const {
+    only_keys(node, "routing",
+              {"retries", "max_retries", "backoff_base_ms", "backoff_max_ms", "max_retry_after_ms",
+               "breaker"});
+    if (node["retries"]) r.retries = integer<int>(node["retries"], "routing.retries", 0, 10);
+    if (node["max_retries"]) {
+      r.max_retries = integer<int>(node["max_retries"], "routing.max_retries", 0, 10);
+    }
+    if (node["backoff_base_ms"]) {
+      r.backoff_base = duration_ms(node["backoff_base_ms"], "routing.backoff_base_ms");
+    }
+    if (node["backoff_max_ms"]) {
+      r.backoff_max = duration_ms(node["backoff_max_ms"], "routing.backoff_max_ms");
+    }
+    if (node["max_retry_after_ms"]) {
+      r.max_retry_after = duration_ms(node["max_retry_after_ms"], "routing.max_retry_after_ms");
+    }
+    if (auto b = node["breaker"]) {
+      const std::string at = "routing.breaker";
+      only_keys(b, at,
+                {"window_ms", "min_requests", "error_rate", "consecutive_failures", "cooldown_ms",
+                 "max_cooldown_ms", "rate_limit_cooldown_ms"});
+      auto& c = r.breaker;
+      if (b["window_ms"]) c.window = duration_ms(b["window_ms"], at + ".window_ms");
+      if (b["min_requests"]) {
+        c.min_requests = integer<int>(b["min_requests"], at + ".min_requests", 1, 1000000);
+      }
+      if (b["error_rate"]) {
+        auto text = scalar(b["error_rate"], at + ".error_rate");
+        char* end = nullptr;
+        double v = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0' || !(v > 0 && v <= 1)) {
+          fail(b["error_rate"], at + ".error_rate", "expected a number above 0, at most 1");
+        }
+        c.error_rate = v;
+      }
+      if (b["consecutive_failures"]) {
+        c.consecutive_failures =
+            integer<int>(b["consecutive_failures"], at + ".consecutive_failures", 1, 1000000);
+      }
+      if (b["cooldown_ms"]) c.cooldown = duration_ms(b["cooldown_ms"], at + ".cooldown_ms");
+      if (b["max_cooldown_ms"]) {
+        c.max_cooldown = duration_ms(b["max_cooldown_ms"], at + ".max_cooldown_ms");
+      }
+      if (b["rate_limit_cooldown_ms"]) {
+        c.rate_limit_cooldown =
+            duration_ms(b["rate_limit_cooldown_ms"], at + ".rate_limit_cooldown_ms");
+      }
+      if (c.max_cooldown < c.cooldown) {
+        fail(b, at + ".max_cooldown_ms", "must not be less than cooldown_ms");
+      }
+    }
+    if (r.backoff_max < r.backoff_base) {
+      fail(node, "routing.backoff_max_ms", "must not be less than backoff_base_ms");
+    }
+  }
+
+  // `models:` after `channels:`: group names are unique, name no channel model, and their
+  // deployments name known channels (unless the store may hold them).
+  void model_groups(const YAML::Node& node, config& cfg) const {
+    if (node.IsNull()) return;
+    if (!node.IsMap()) fail(node, "models", "expected a mapping of model names to groups");
+    std::set<std::string> channel_names;
+    std::set<std::string> channel_models;
+    for (const auto& ch : cfg.channels) {
+      channel_names.insert(ch.name);
+      for (const auto& m : ch.models)
+        channel_models.insert(m.public_name);
+    }
+    for (const auto& kv : node) {
+      if (!kv.first.IsScalar()) fail(kv.first, "models", "expected a model name");
+      const auto name = kv.first.Scalar();
+      const auto path = "models." + name;
+      if (name.empty()) fail(kv.first, "models", "model names must not be empty");
+      if (channel_models.count(name)) {
+        fail(kv.first, path,
+             "a channel's models: also serves '" + name +
+                 "': name it in one place (add that channel to this group's deployments)");
+      }
+      auto g = model_group(name, kv.second, path);
+      if (cfg.database == "none") {
+        for (std::size_t i = 0; i < g.deployments.size(); ++i) {
+          if (!channel_names.count(g.deployments[i].channel)) {
+            fail(kv.second["deployments"][i],
+                 path + ".deployments[" + std::to_string(i) + "].channel",
+                 "no channel named '" + g.deployments[i].channel + "'");
+          }
+        }
+      }
+      cfg.models.push_back(std::move(g));
+    }
   }
 
   key_config key(const YAML::Node& node, const std::string& path) const {
@@ -381,7 +559,8 @@ class reader {
     if (!root.IsDefined() || root.IsNull()) return cfg;
     only_keys(root, "",
               {"listen", "workers", "master_key", "database", "limits", "log", "media_fetch",
-               "auth_guard", "channels", "keys", "pricing", "currency", "budgets", "alerts"});
+               "auth_guard", "channels", "models", "routing", "keys", "pricing", "currency",
+               "budgets", "alerts"});
     if (root["listen"]) listen(root["listen"], cfg);
     if (root["workers"]) cfg.workers = integer<unsigned>(root["workers"], "workers", 0, 1024);
     if (root["master_key"]) {
@@ -483,6 +662,21 @@ class reader {
         cfg.channels.push_back(std::move(ch));
       }
     }
+    if (root["models"]) model_groups(root["models"], cfg);
+    if (root["routing"]) routing_section(root["routing"], cfg.routing);
+    for (std::size_t i = 0; i < cfg.channels.size(); ++i) {
+      const auto& ch = cfg.channels[i];
+      if (!ch.models.empty()) continue;
+      bool used = std::any_of(cfg.models.begin(), cfg.models.end(), [&](const auto& g) {
+        return std::any_of(g.deployments.begin(), g.deployments.end(),
+                           [&](const auto& d) { return d.channel == ch.name; });
+      });
+      if (!used) {
+        const auto path = "channels[" + std::to_string(i) + "]";
+        fail(root["channels"][i], path,
+             "channel '" + ch.name + "' serves no model: give it models: or name it in a group");
+      }
+    }
     if (auto keys = root["keys"]) {
       if (!keys.IsSequence()) fail(keys, "keys", "expected a list of keys");
       std::set<std::string> seen;
@@ -513,6 +707,21 @@ class reader {
 };
 
 }  // namespace
+
+std::string_view to_string(route_strategy s) {
+  switch (s) {
+    case route_strategy::round_robin:
+      return "round_robin";
+    case route_strategy::least_inflight:
+      return "least_inflight";
+    case route_strategy::lowest_latency:
+      return "lowest_latency";
+    case route_strategy::lowest_cost:
+      return "lowest_cost";
+    default:
+      return "weighted";
+  }
+}
 
 env_lookup process_env() {
   return [](const std::string& name) -> std::optional<std::string> {

@@ -46,7 +46,7 @@ struct channel_config {
   std::string vendor = "openai";  // the `type:` value as written (a row of providers/vendors.h)
   std::string base_url;
   std::vector<std::string> api_keys;
-  std::vector<model_route> models;
+  std::vector<model_route> models;  // may be empty when the channel is used through `models:`
   unsigned weight = 1;
   channel_timeouts timeouts;
   mock_options mock;
@@ -56,6 +56,66 @@ struct channel_config {
   // Prices for this channel's upstream models, consulted before the global ones
   // (billing/pricing.h). Empty: the global table only.
   std::vector<price_entry> pricing;
+};
+
+// How a model group picks among the healthy deployments of its best tier (routing/router.h).
+enum class route_strategy { weighted, round_robin, least_inflight, lowest_latency, lowest_cost };
+
+std::string_view to_string(route_strategy s);
+
+// One deployment of a model group: a channel and the name its upstream knows the model by.
+struct deployment_config {
+  std::string channel;
+  std::string model;  // the upstream model; empty: the group's own name
+  unsigned weight = 1;
+  int priority = 0;  // tier: 0 is used while any of its deployments is healthy, then 1, ...
+};
+
+// `hedge:` of a group: when no first byte came within `after` (fixed) or the group's recent p95
+// time to first byte (`after: p95`), the same request is started on a second deployment and the
+// first to answer is kept.
+struct hedge_config {
+  std::optional<millis> after;  // none: the group's p95 time to first byte
+  millis min_after{50};         // never sooner than this (p95 of a fast group is tiny)
+  int min_samples = 20;         // p95 is trusted from this many samples; no hedge before
+};
+
+// `models:` entry: a public model name served by deployments in priority tiers.
+struct model_group_config {
+  std::string name;
+  route_strategy strategy = route_strategy::weighted;
+  std::vector<deployment_config> deployments;
+  // Other model names to try, in order, when this group's deployments all failed; the two
+  // special lists replace `fallbacks` for an upstream's "context window exceeded" and "content
+  // filtered" answers (which are not failures otherwise: they are relayed as they are).
+  std::vector<std::string> fallbacks;
+  std::vector<std::string> context_window_fallbacks;
+  std::vector<std::string> content_policy_fallbacks;
+  std::optional<int> retries;     // none: routing.retries
+  std::optional<millis> timeout;  // the whole request, retries and backoff included
+  std::optional<hedge_config> hedge;
+};
+
+// `routing.breaker:`: when a deployment or an upstream key is taken out of rotation
+// (routing/circuit_breaker.h).
+struct breaker_config {
+  millis window{30000};
+  int min_requests = 10;
+  double error_rate = 0.5;
+  int consecutive_failures = 5;
+  millis cooldown{5000};
+  millis max_cooldown{300000};
+  millis rate_limit_cooldown{10000};  // a 429 without retry-after
+};
+
+// `routing:`: defaults for every model group, and for the one-line groups of channel models.
+struct routing_config {
+  int retries = 2;                // attempts after the first (x-sy-retries overrides per request)
+  int max_retries = 10;           // the most x-sy-retries may ask for
+  millis backoff_base{100};       // exponential backoff with full jitter between attempts ...
+  millis backoff_max{5000};       // ... capped here
+  millis max_retry_after{30000};  // a longer retry-after is not waited for: the 429 is relayed
+  breaker_config breaker;
 };
 
 // Downloading images that a request references by URL, for upstreams that need the bytes
@@ -124,6 +184,9 @@ struct config {
   media_fetch_config media_fetch;
   auth_guard_config auth_guard;
   std::vector<channel_config> channels;
+  // `models:`: model groups (routing/router.h); channels' own `models:` add one-line groups.
+  std::vector<model_group_config> models;
+  routing_config routing;
   std::vector<key_config> keys;
   // `pricing:`: prices that override or extend the shipped table (billing/pricing.h).
   std::vector<price_entry> pricing;

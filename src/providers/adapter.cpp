@@ -39,7 +39,8 @@ outbound build(channel& ch, operation op, std::string_view upstream_model, bool 
   const auto& cfg = ch.config();
   outbound out;
   out.target = ch.target().base_path;
-  auto key = ch.next_api_key();
+  out.key_index = ch.next_key_index();
+  auto key = ch.key(out.key_index);
   switch (cfg.type) {
     case channel_type::openai:
     case channel_type::mock:

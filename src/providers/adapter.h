@@ -19,6 +19,7 @@ enum class operation { chat, embeddings, count_tokens };
 struct outbound {
   std::string target;   // path and query, base path included
   std::string headers;  // "Name: value\r\n" lines: auth and version headers
+  int key_index = -1;   // which of the channel's api_keys it carries (-1: none)
 };
 
 struct client_headers {

@@ -32,10 +32,31 @@ channel::channel(channel_config cfg) : cfg_(std::move(cfg)) {
   }
 }
 
-std::string_view channel::next_api_key() {
-  if (cfg_.api_keys.empty()) return {};
-  auto i = next_key_.fetch_add(1, std::memory_order_relaxed);
-  return cfg_.api_keys[i % cfg_.api_keys.size()];
+int channel::next_key_index() {
+  const auto n = cfg_.api_keys.size();
+  if (n == 0) return -1;
+  const auto first = next_key_.fetch_add(1, std::memory_order_relaxed);
+  if (key_health_.size() == n) {
+    const auto now = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto index = (first + i) % n;
+      if (key_health_[index]->breaker.allow(now)) {
+        if (i > 0) next_key_.store(first + i + 1, std::memory_order_relaxed);
+        return static_cast<int>(index);
+      }
+    }
+  }
+  // Every key rests (or none is tracked): the router only comes here when it raced a change;
+  // the turn's key goes, and its outcome is recorded as usual.
+  return static_cast<int>(first % n);
+}
+
+bool channel::keys_available(std::chrono::steady_clock::time_point now) const {
+  if (cfg_.api_keys.empty() || key_health_.size() != cfg_.api_keys.size()) return true;
+  for (const auto& h : key_health_) {
+    if (h->breaker.available(now)) return true;
+  }
+  return false;
 }
 
 }  // namespace sy

@@ -4,6 +4,7 @@
 
 #include "common/net.h"
 #include "config/config.h"
+#include "routing/health.h"
 
 #include <boost/asio/ssl/context.hpp>
 
@@ -11,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sy {
 
@@ -33,13 +35,34 @@ class channel {
   const std::string& name() const { return cfg_.name; }
   const upstream_target& target() const { return target_; }
 
-  // The next upstream API key, round robin; empty when the channel has none (local servers).
-  std::string_view next_api_key();
+  // The next upstream API key, round robin, skipping keys that rest (a 429's cooldown, an open
+  // circuit) or were refused (401/403) while another is usable; empty when the channel has
+  // none (local servers).
+  std::string_view next_api_key() { return key(next_key_index()); }
+  // The same, as an index into config().api_keys; -1 when the channel has no keys.
+  int next_key_index();
+  std::string_view key(int index) const {
+    return index < 0 ? std::string_view{} : std::string_view(cfg_.api_keys[index]);
+  }
+  // Whether an upstream key may take a request now (true for a channel without keys).
+  bool keys_available(std::chrono::steady_clock::time_point now) const;
+
+  // The health of each upstream key, in api_keys order (set when the snapshot is built; none in
+  // a channel built alone, whose keys are then always usable).
+  void set_key_health(std::vector<std::shared_ptr<routing::target_health>> health) {
+    key_health_ = std::move(health);
+  }
+  routing::target_health* key_health(int index) const {
+    return index < 0 || static_cast<std::size_t>(index) >= key_health_.size()
+               ? nullptr
+               : key_health_[static_cast<std::size_t>(index)].get();
+  }
 
  private:
   channel_config cfg_;
   upstream_target target_;
   std::atomic<std::uint64_t> next_key_{0};
+  std::vector<std::shared_ptr<routing::target_health>> key_health_;
 };
 
 }  // namespace sy

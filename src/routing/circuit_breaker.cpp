@@ -79,6 +79,20 @@ bool circuit_breaker::allow(steady::time_point now) {
   return false;
 }
 
+bool circuit_breaker::available(steady::time_point now) const {
+  std::lock_guard lock(mutex_);
+  if (disabled_ || now < cool_until_) return false;
+  switch (state_) {
+    case breaker_state::closed:
+      return true;
+    case breaker_state::open:
+      return now >= open_until_;
+    case breaker_state::half_open:
+      return !probe_out_ || now >= probe_since_ + cooldown_;
+  }
+  return false;
+}
+
 void circuit_breaker::record(outcome o, steady::time_point now,
                              std::optional<std::chrono::milliseconds> retry_after) {
   std::lock_guard lock(mutex_);
@@ -155,33 +169,6 @@ circuit_breaker::view circuit_breaker::state(steady::time_point now) const {
   v.reason = reason_;
   if (v.reason.empty() && v.cooling_for.count() > 0) v.reason = "rate limited (429): cooling down";
   return v;
-}
-
-}  // namespace sy::routing
-
-namespace sy::routing {
-
-std::shared_ptr<circuit_breaker> breaker_registry::get(std::string_view target) {
-  std::lock_guard lock(mutex_);
-  auto it = breakers_.find(std::string(target));
-  if (it == breakers_.end()) {
-    it = breakers_.emplace(std::string(target), std::make_shared<circuit_breaker>(options_)).first;
-  }
-  return it->second;
-}
-
-std::size_t breaker_registry::prune(const std::function<bool(std::string_view target)>& keep) {
-  std::lock_guard lock(mutex_);
-  return std::erase_if(breakers_, [&](const auto& entry) { return !keep(entry.first); });
-}
-
-std::vector<std::pair<std::string, std::shared_ptr<circuit_breaker>>> breaker_registry::all()
-    const {
-  std::lock_guard lock(mutex_);
-  std::vector<std::pair<std::string, std::shared_ptr<circuit_breaker>>> out(breakers_.begin(),
-                                                                            breakers_.end());
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  return out;
 }
 
 }  // namespace sy::routing

@@ -63,6 +63,9 @@ class circuit_breaker {
 
   // Whether an attempt may go to the target now. In half-open, true once (the probe).
   bool allow(steady::time_point now);
+  // Whether allow() would say yes, without taking the half-open probe: for choosing among
+  // targets before the chosen one is asked.
+  bool available(steady::time_point now) const;
 
   // The attempt's outcome. `retry_after` with rate_limited: how long the upstream asked to wait.
   void record(outcome o, steady::time_point now,
@@ -107,31 +110,6 @@ class circuit_breaker {
   steady::time_point cool_until_{};
   bool disabled_ = false;
   std::string reason_;
-};
-
-}  // namespace sy::routing
-
-namespace sy::routing {
-
-// Breakers by target ("channel" for a deployment, "channel#key-index" for an upstream key, ...),
-// kept across rebuilds of the runtime snapshot (as the rate limiters are), so that a store change
-// never resets what the gateway has learned about its upstreams. Called when snapshots are built
-// and by the health report, not per request: requests hold their breaker's shared_ptr.
-class breaker_registry {
- public:
-  explicit breaker_registry(breaker_options options = {}) : options_(options) {}
-
-  // The breaker of `target`, created closed on first use.
-  std::shared_ptr<circuit_breaker> get(std::string_view target);
-  // Forgets the targets for which keep(target) is false (a channel removed).
-  std::size_t prune(const std::function<bool(std::string_view target)>& keep);
-  // Every target and its breaker, sorted by target (for GET /admin/health).
-  std::vector<std::pair<std::string, std::shared_ptr<circuit_breaker>>> all() const;
-
- private:
-  const breaker_options options_;
-  mutable std::mutex mutex_;
-  std::unordered_map<std::string, std::shared_ptr<circuit_breaker>> breakers_;
 };
 
 }  // namespace sy::routing

@@ -11,8 +11,11 @@
 #include "protocol/openai/stream_usage.h"
 #include "providers/adapter.h"
 #include "providers/mock/mock.h"
+#include "routing/retry.h"
+#include "routing/router.h"
 #include "server/admin_endpoint.h"
 #include "server/admission.h"
+#include "server/attempts.h"
 #include "server/estimate.h"
 #include "server/server.h"
 #include "store/service.h"
@@ -200,18 +203,17 @@ asio::awaitable<void> list_models_gemini(request_context& ctx, std::string_view 
   co_await send_error(ctx, e);
 }
 
-// Admission by model: the key may use it (403), a channel serves it (404), the key's rate limits
-// let it in (429); then one deployment is picked by weight.
-// `billed` (null for free calls such as count_tokens): the request's limits, for its budget.
-std::variant<deployment, error> route(request_context& ctx, const std::string& model,
-                                      const openai::request_probe* billed) {
+// Admission by model: the key may use it (403), a group serves it (404), the key's rate limits
+// let it in (429). The deployment is picked per attempt (relay's attempt loop).
+std::variant<const model_group*, error> admit_model(request_context& ctx, const std::string& model,
+                                                    std::optional<model_group>& scratch) {
   if (!key_allows_model(*ctx.key, model)) {
     ctx.w.owner().metrics().count(metrics::refusal::model_not_allowed);
     return error{errc::model_not_allowed, "This key may not use the model '" + model + "'.",
                  "model"};
   }
-  thread_local std::vector<deployment> candidates;
-  if (!ctx.rt.models.lookup(model, candidates)) {
+  const auto* group = ctx.rt.models.find(model, scratch);
+  if (!group) {
     return error{errc::model_not_found,
                  "The model '" + model + "' does not exist or you do not have access to it.",
                  "model"};
@@ -219,23 +221,80 @@ std::variant<deployment, error> route(request_context& ctx, const std::string& m
   // The key's rate limits, once the request is known to be one it may make: a refused model or
   // a malformed body costs nothing.
   if (auto denied = admit(ctx)) return std::move(denied->e);
-  deployment d = model_table::pick(candidates, ctx.w.random());
-  ctx.channel = d.target->name();
-  ctx.upstream_model = d.upstream_model.empty() ? model : d.upstream_model;
-  if (billed) {
-    auto max_output = billed->max_output_tokens;
-    // An Anthropic upstream is sent a max_tokens the client did not set: that one is the bound.
-    if (max_output < 0 && d.target->config().type == channel_type::anthropic) {
-      max_output = providers::default_max_tokens(ctx.upstream_model);
+  return group;
+}
+
+// Binds the request to `d` for one attempt: the channel and upstream model it records, and,
+// for a `billed` request (null for free calls such as count_tokens), its worst case reserved on
+// the budgets at d's price (again only when the deployment's price may differ).
+std::optional<error> bind_attempt(request_context& ctx, const deployment& d,
+                                  const std::string& model, const openai::request_probe* billed) {
+  const std::string_view upstream = d.upstream_model.empty() ? model : d.upstream_model;
+  const bool same = ctx.channel == d.target->name() && ctx.upstream_model == upstream;
+  if (!same) {
+    ctx.channel = d.target->name();
+    ctx.upstream_model = upstream;
+    ctx.model_price.reset();
+    ctx.price_known = false;
+  }
+  if (!billed || (same && ctx.budget.valid())) return std::nullopt;
+  ctx.budget = billing::budget_hold{};  // the previous deployment's reservation, if any
+  auto max_output = billed->max_output_tokens;
+  // An Anthropic upstream is sent a max_tokens the client did not set: that one is the bound.
+  if (max_output < 0 && d.target->config().type == channel_type::anthropic) {
+    max_output = providers::default_max_tokens(ctx.upstream_model);
+  }
+  if (auto denied = reserve_budget(ctx, max_output, billed->choices)) {
+    // Refused before any upstream was asked: no ledger row, as for the other refusals.
+    ctx.channel.clear();
+    ctx.upstream_model.clear();
+    return std::move(denied->e);
+  }
+  return std::nullopt;
+}
+
+// What a client may ask of the routing of its request, by header.
+struct request_controls {
+  std::optional<int> retries;                        // x-sy-retries
+  std::optional<std::chrono::milliseconds> timeout;  // x-sy-timeout-ms
+  bool fallbacks = true;                             // x-sy-fallbacks: off
+  std::optional<std::uint64_t> sticky;               // x-sy-session
+};
+
+std::variant<request_controls, error> read_controls(const request_context& ctx) {
+  request_controls out;
+  auto integer = [&](std::string_view name, long long min, long long max,
+                     long long& value) -> std::optional<error> {
+    auto it = ctx.req.find(name);
+    if (it == ctx.req.end()) return std::nullopt;
+    std::string text(it->value());
+    char* end = nullptr;
+    errno = 0;
+    value = std::strtoll(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || errno != 0 || value < min || value > max) {
+      return error{errc::invalid_request,
+                   fmt::format("The header {} must be an integer from {} to {}.", name, min, max)};
     }
-    if (auto denied = reserve_budget(ctx, max_output, billed->choices)) {
-      // Refused before any upstream was asked: no ledger row, as for the other refusals.
-      ctx.channel.clear();
-      ctx.upstream_model.clear();
-      return std::move(denied->e);
+    return std::nullopt;
+  };
+  long long v = -1;
+  if (auto e = integer("x-sy-retries", 0, ctx.rt.cfg.routing.max_retries, v)) return *e;
+  if (v >= 0) out.retries = static_cast<int>(v);
+  v = -1;
+  if (auto e = integer("x-sy-timeout-ms", 1, 24LL * 3600 * 1000, v)) return *e;
+  if (v >= 0) out.timeout = std::chrono::milliseconds(v);
+  if (auto it = ctx.req.find("x-sy-fallbacks"); it != ctx.req.end()) {
+    const auto value = it->value();
+    if (beast::iequals(value, "off") || beast::iequals(value, "false")) {
+      out.fallbacks = false;
+    } else if (!beast::iequals(value, "on") && !beast::iequals(value, "true")) {
+      return error{errc::invalid_request, "The header x-sy-fallbacks must be on or off."};
     }
   }
-  return d;
+  if (auto it = ctx.req.find("x-sy-session"); it != ctx.req.end() && !it->value().empty()) {
+    out.sticky = routing::session_hash(it->value());
+  }
+  return out;
 }
 
 // A rough count for upstreams that have no counting endpoint: about four bytes of text per
@@ -268,13 +327,19 @@ asio::awaitable<void> count_tokens(request_context& ctx) {
   }
   auto& probe = std::get<openai::request_probe>(probed);
   ctx.model = probe.model;
-  auto routed = route(ctx, probe.model, nullptr);
-  if (auto* e = std::get_if<error>(&routed)) {
+  std::optional<model_group> scratch;
+  auto admitted = admit_model(ctx, probe.model, scratch);
+  if (auto* e = std::get_if<error>(&admitted)) {
     co_await send_error(ctx, *e);
     co_return;
   }
-  const deployment d = std::get<deployment>(routed);
-  if (d.target->config().type == channel_type::anthropic) {
+  // One attempt: counting is free, and a local estimate answers when no upstream can.
+  routing::pick_request want;
+  want.random = ctx.w.random();
+  const auto* picked = routing::pick(*std::get<const model_group*>(admitted), want);
+  if (picked) bind_attempt(ctx, *picked, probe.model, nullptr);
+  if (picked && picked->target->config().type == channel_type::anthropic) {
+    const deployment& d = *picked;
     upstream::call c{*d.target};
     const providers::client_headers from_client{ctx.req["anthropic-version"],
                                                 ctx.req["anthropic-beta"]};
@@ -499,116 +564,277 @@ asio::awaitable<void> relay(request_context& ctx, inbound& in) {
   ctx.model = in.model;
   ctx.stream = in.stream;
 
-  auto routed = route(ctx, in.model, &in.probe);
-  if (auto* e = std::get_if<error>(&routed)) {
+  auto controls_read = read_controls(ctx);
+  if (auto* e = std::get_if<error>(&controls_read)) {
     co_await send_error(ctx, *e);
     co_return;
   }
-  const deployment d = std::get<deployment>(routed);
-  const auto type = d.target->config().type;
-  const auto upstream_protocol = providers::protocol_of(type);
-  if (type != channel_type::mock) ctx.upstream_protocol = upstream_protocol;
-  if (kind == openai::endpoint::embeddings && upstream_protocol != ir::protocol::openai) {
-    const error e{errc::invalid_request,
-                  "The model '" + in.model + "' does not support embeddings.", "model"};
-    co_await send_error(ctx, e);
+  const auto& controls = std::get<request_controls>(controls_read);
+  std::optional<model_group> scratch;
+  auto admitted = admit_model(ctx, in.model, scratch);
+  if (auto* e = std::get_if<error>(&admitted)) {
+    co_await send_error(ctx, *e);
     co_return;
   }
-  const std::string_view upstream_model =
-      d.upstream_model.empty() ? std::string_view(in.model) : d.upstream_model;
+  const model_group* group = std::get<const model_group*>(admitted);
 
-  if (type == channel_type::mock && in.protocol == ir::protocol::openai) {
-    client_watch watch(ctx);
-    if (kind == openai::endpoint::chat_completions) {
-      co_await mock::serve_chat(ctx, *d.target, in.probe);
-    } else {
-      co_await mock::serve_embeddings(ctx, *d.target, in.probe);
-    }
-    co_return;
-  }
+  // The attempt loop (docs/routing.md): pick a deployment, try it; a failure before any byte
+  // reached the client moves to another deployment (the same one after a backoff), then to the
+  // group's fallbacks. Nothing is retried once the client has a byte of the answer.
+  std::optional<clock::time_point> deadline;
+  if (auto t = controls.timeout ? controls.timeout : group->timeout) deadline = ctx.start + *t;
+  auto time_left = [&] {
+    return deadline
+               ? std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - clock::now())
+               : std::chrono::milliseconds::max();
+  };
+  const auto& routing_cfg = ctx.rt.cfg.routing;
+  std::optional<model_group> fallback_scratch;
+  std::string served = in.model;  // the group being tried (a fallback's name after a switch)
+  std::vector<const deployment*> failed;
+  const std::vector<std::string>* fallbacks = &group->fallbacks;
+  std::size_t next_fallback = 0;
+  int attempts = 0;
+  int in_group = 0;
+  bool group_done = false;
+  std::optional<std::chrono::milliseconds> wait_hint;  // a 429's retry-after
+  std::optional<ir::request> decoded;                  // translation: decoded once
+  bool media_inlined = false;
+  std::optional<upstream::call> c;
+  std::optional<error> failure;
+  const std::int64_t expected_output =
+      in.probe.max_output_tokens > 0 ? in.probe.max_output_tokens : 256;
 
-  const providers::client_headers from_client{
-      in.protocol == ir::protocol::anthropic ? std::string_view(ctx.req["anthropic-version"])
-                                             : std::string_view{},
-      in.protocol == ir::protocol::anthropic ? std::string_view(ctx.req["anthropic-beta"])
-                                             : std::string_view{}};
-  upstream::call c{*d.target};
-  c.stream = in.stream;
-  if (upstream_protocol == in.protocol && type != channel_type::mock) {
-    // Passthrough: the body travels as bytes, only the model value is rewritten.
-    auto out =
-        providers::build(*d.target,
-                         kind == openai::endpoint::embeddings ? providers::operation::embeddings
-                                                              : providers::operation::chat,
-                         upstream_model, in.stream, from_client, !in.json_array);
-    c.path = std::move(out.target);
-    c.headers = std::move(out.headers);
-    c.body = std::move(ctx.req.body());
-    if (in.protocol != ir::protocol::gemini) {
-      openai::rewrite_model(c.body, in.probe, d.upstream_model);
-    }
-    // An OpenAI stream reports usage only when asked: ask, and hide it from a client that did
-    // not (a client's own stream_options is left as it is).
-    if (in.protocol == ir::protocol::openai && kind == openai::endpoint::chat_completions &&
-        in.stream && !in.probe.has_stream_options) {
-      c.hide_usage = openai::inject_include_usage(c.body);
-    }
-  } else {
-    // Translation through the IR.
-    auto decoded = ir::decode_request(in.protocol, ctx.req.body());
-    if (auto* e = std::get_if<error>(&decoded)) {
-      co_await send_error(ctx, *e);
-      co_return;
-    }
-    auto& req = std::get<ir::request>(decoded);
-    req.model = std::string(upstream_model);
-    req.stream = in.stream;
-    if (type == channel_type::mock) {
-      client_watch watch(ctx);
-      co_await serve_mock_translated(ctx, *d.target, in, req);
-      co_return;
-    }
-    const auto& vendor = d.target->config().vendor;
-    req.use_max_completion_tokens = vendor == "openai" || vendor == "azure";
-    if (upstream_protocol == ir::protocol::anthropic && !req.max_tokens) {
-      req.max_tokens = providers::default_max_tokens(upstream_model);
-    }
-    if (upstream_protocol == ir::protocol::gemini) {
-      // Gemini takes no http(s) URLs for media: the gateway downloads them.
-      auto fetch_failed = co_await upstream::inline_media(req, ctx.rt.cfg.media_fetch);
-      if (fetch_failed) {
-        co_await send_error(ctx, *fetch_failed);
-        co_return;
+  while (true) {
+    const deployment* d = nullptr;
+    const int retries = controls.retries.value_or(group->retries);
+    if (!group_done && in_group <= retries && time_left().count() > 0) {
+      routing::pick_request want;
+      want.random = ctx.w.random();
+      want.sticky = controls.sticky;
+      want.failed = &failed;
+      want.expected_output = expected_output;
+      if (group->strategy == route_strategy::lowest_cost) {
+        want.cost = [&ctx, &served](const deployment& dep) -> std::optional<std::int64_t> {
+          auto p = ctx.rt.pricing.find(dep.target->name(),
+                                       dep.upstream_model.empty() ? served : dep.upstream_model);
+          if (!p) return std::nullopt;
+          return p->input + p->output;
+        };
+      }
+      d = routing::pick(*group, want);
+      if (!d && wait_hint && *wait_hint <= routing_cfg.max_retry_after &&
+          *wait_hint < time_left()) {
+        // Every deployment rests after a 429: wait as long as the upstream asked, once.
+        asio::steady_timer pause(ctx.w.io(), *wait_hint);
+        wait_hint.reset();
+        co_await pause.async_wait(use_tuple);
+        if (ctx.client_gone) co_return;
+        continue;
+      }
+      if (d && std::find(failed.begin(), failed.end(), d) != failed.end()) {
+        // The same deployment again: back off first (full jitter, within the deadline).
+        auto pause_for = std::min(routing::backoff(in_group, routing_cfg.backoff_base,
+                                                   routing_cfg.backoff_max, ctx.w.random()),
+                                  time_left());
+        if (pause_for.count() > 0) {
+          asio::steady_timer pause(ctx.w.io(), pause_for);
+          co_await pause.async_wait(use_tuple);
+          if (ctx.client_gone) co_return;
+        }
       }
     }
-    ir::dropped_fields dropped;
-    auto encoded = ir::encode_request(upstream_protocol, req, dropped);
-    if (auto* e = std::get_if<error>(&encoded)) {
-      co_await send_error(ctx, *e);
+    if (!d) {
+      // This group is done: its fallbacks next (when allowed and not past the deadline).
+      const model_group* next = nullptr;
+      while (controls.fallbacks && time_left().count() > 0 && next_fallback < fallbacks->size()) {
+        const auto& name = (*fallbacks)[next_fallback++];
+        if (!key_allows_model(*ctx.key, name)) continue;
+        fallback_scratch.reset();
+        next = ctx.rt.models.find(name, fallback_scratch);
+        if (next) {
+          served = name;
+          break;
+        }
+      }
+      if (next) {
+        group = next;
+        failed.clear();
+        in_group = 0;
+        group_done = false;
+        wait_hint.reset();
+        continue;
+      }
+      if (c && c->held) {
+        co_await upstream::relay_held(ctx, *c);
+      } else if (failure) {
+        co_await send_error(ctx, *failure);
+      } else {
+        const error e{errc::unavailable,
+                      "No deployment of the model '" + in.model +
+                          "' can take a request now (every one is failing or resting); retry "
+                          "later."};
+        co_await send_error(ctx, e);
+      }
       co_return;
     }
-    log_dropped(ctx, dropped, upstream_protocol);
-    auto out = providers::build(*d.target, providers::operation::chat, upstream_model, in.stream,
-                                from_client);
-    c.path = std::move(out.target);
-    c.headers = std::move(out.headers);
-    c.body = std::move(std::get<std::string>(encoded));
-    c.translate =
-        upstream::translation{in.protocol, upstream_protocol, stream_options_for(ctx, in)};
-  }
-  // (Inline rather than shared with count_tokens: a coroutine of its own costs ~440
-  // instructions per relayed request.)
-  std::optional<error> failure;
-  {
-    client_watch watch(ctx);
-    failure = co_await upstream::forward(ctx, ctx.w.pool(), c);
+
+    ++attempts;
+    ++in_group;
+    if (auto refused = bind_attempt(ctx, *d, served, &in.probe)) {
+      co_await send_error(ctx, *refused);
+      co_return;
+    }
+    ctx.out.routed(d->id, attempts);
+    const auto type = d->target->config().type;
+    const auto upstream_protocol = providers::protocol_of(type);
+    ctx.upstream_protocol.reset();
+    if (type != channel_type::mock) ctx.upstream_protocol = upstream_protocol;
+    if (kind == openai::endpoint::embeddings && upstream_protocol != ir::protocol::openai) {
+      const error e{errc::invalid_request,
+                    "The model '" + in.model + "' does not support embeddings.", "model"};
+      co_await send_error(ctx, e);
+      co_return;
+    }
+    const std::string_view upstream_model = ctx.upstream_model;
+
+    if (type == channel_type::mock && in.protocol == ir::protocol::openai) {
+      client_watch watch(ctx);
+      if (kind == openai::endpoint::chat_completions) {
+        co_await mock::serve_chat(ctx, *d->target, in.probe);
+      } else {
+        co_await mock::serve_embeddings(ctx, *d->target, in.probe);
+      }
+      co_return;
+    }
+
+    const providers::client_headers from_client{
+        in.protocol == ir::protocol::anthropic ? std::string_view(ctx.req["anthropic-version"])
+                                               : std::string_view{},
+        in.protocol == ir::protocol::anthropic ? std::string_view(ctx.req["anthropic-beta"])
+                                               : std::string_view{}};
+    c.reset();
+    c.emplace(upstream::call{*d->target});
+    c->stream = in.stream;
+    int key_index = -1;
+    if (upstream_protocol == in.protocol && type != channel_type::mock) {
+      // Passthrough: the body travels as bytes, only the model value is rewritten. (A copy:
+      // another attempt may need the original.)
+      auto out =
+          providers::build(*d->target,
+                           kind == openai::endpoint::embeddings ? providers::operation::embeddings
+                                                                : providers::operation::chat,
+                           upstream_model, in.stream, from_client, !in.json_array);
+      c->path = std::move(out.target);
+      c->headers = std::move(out.headers);
+      key_index = out.key_index;
+      c->body = ctx.req.body();
+      if (in.protocol != ir::protocol::gemini && upstream_model != in.model) {
+        openai::rewrite_model(c->body, in.probe, upstream_model);
+      }
+      // An OpenAI stream reports usage only when asked: ask, and hide it from a client that did
+      // not (a client's own stream_options is left as it is).
+      if (in.protocol == ir::protocol::openai && kind == openai::endpoint::chat_completions &&
+          in.stream && !in.probe.has_stream_options) {
+        c->hide_usage = openai::inject_include_usage(c->body);
+      }
+    } else {
+      // Translation through the IR: decoded once, encoded for each deployment tried.
+      if (!decoded) {
+        auto result = ir::decode_request(in.protocol, ctx.req.body());
+        if (auto* e = std::get_if<error>(&result)) {
+          co_await send_error(ctx, *e);
+          co_return;
+        }
+        decoded = std::move(std::get<ir::request>(result));
+      }
+      if (upstream_protocol == ir::protocol::gemini && !media_inlined) {
+        // Gemini takes no http(s) URLs for media: the gateway downloads them (once).
+        auto fetch_failed = co_await upstream::inline_media(*decoded, ctx.rt.cfg.media_fetch);
+        if (fetch_failed) {
+          co_await send_error(ctx, *fetch_failed);
+          co_return;
+        }
+        media_inlined = true;
+      }
+      ir::request req = *decoded;
+      req.model = std::string(upstream_model);
+      req.stream = in.stream;
+      if (type == channel_type::mock) {
+        client_watch watch(ctx);
+        co_await serve_mock_translated(ctx, *d->target, in, req);
+        co_return;
+      }
+      const auto& vendor = d->target->config().vendor;
+      req.use_max_completion_tokens = vendor == "openai" || vendor == "azure";
+      if (upstream_protocol == ir::protocol::anthropic && !req.max_tokens) {
+        req.max_tokens = providers::default_max_tokens(upstream_model);
+      }
+      ir::dropped_fields dropped;
+      auto encoded = ir::encode_request(upstream_protocol, req, dropped);
+      if (auto* e = std::get_if<error>(&encoded)) {
+        co_await send_error(ctx, *e);
+        co_return;
+      }
+      log_dropped(ctx, dropped, upstream_protocol);
+      auto out = providers::build(*d->target, providers::operation::chat, upstream_model, in.stream,
+                                  from_client);
+      c->path = std::move(out.target);
+      c->headers = std::move(out.headers);
+      key_index = out.key_index;
+      c->body = std::move(std::get<std::string>(encoded));
+      c->translate =
+          upstream::translation{in.protocol, upstream_protocol, stream_options_for(ctx, in)};
+    }
+    c->hold_failures = true;
+    c->hold_client_errors = controls.fallbacks && (!group->context_window_fallbacks.empty() ||
+                                                   !group->content_policy_fallbacks.empty());
+    c->deadline = deadline;
+    begin_attempt(ctx);
+    const auto attempt_start = clock::now();
+    {
+      routing::inflight_guard busy(d->health.get());
+      client_watch watch(ctx);
+      // (Inline rather than shared with count_tokens: a coroutine of its own costs ~440
+      // instructions per relayed request.)
+      failure = co_await upstream::forward(ctx, ctx.w.pool(), *c);
+    }
+    if (ctx.client_gone) break;
+    const auto v = attempt_verdict(ctx, failure, c->held ? &*c->held : nullptr);
+    record_attempt(ctx, *d, key_index, v, c->held ? &*c->held : nullptr, attempt_start);
+    if (!failure && !c->held) break;  // answered (streamed or whole)
+    if (ctx.out.started()) break;     // (a failure relayed as it came)
+    if (routing::retryable(v)) {
+      failed.push_back(d);
+      wait_hint =
+          v == routing::verdict::rate_limited && c->held ? c->held->retry_after : std::nullopt;
+      continue;
+    }
+    const auto* special = v == routing::verdict::context_window   ? &group->context_window_fallbacks
+                          : v == routing::verdict::content_policy ? &group->content_policy_fallbacks
+                                                                  : nullptr;
+    if (special && !special->empty() && controls.fallbacks) {
+      fallbacks = special;
+      next_fallback = 0;
+      group_done = true;
+      continue;
+    }
+    // An answer to relay as it is: the client's own 4xx, or a 5xx that no retry would change.
+    if (c->held) {
+      co_await upstream::relay_held(ctx, *c);
+    } else if (failure) {
+      co_await send_error(ctx, *failure);
+    }
+    co_return;
   }
   // Usage missing or cut short: counted here, while the request sent upstream is at hand. Not
   // when the client is about to get the gateway's error instead of the answer (an answer cut
   // while it was held for its cost headers): an error is not billed.
   const bool answered = !failure || ctx.out.started() || ctx.client_gone;
-  if (answered && needs_estimate(ctx)) estimate_usage(ctx, upstream_protocol, c.body, in.stream);
-  if (failure && !ctx.client_gone) co_await send_error(ctx, *failure);
+  if (answered && needs_estimate(ctx) && ctx.upstream_protocol) {
+    estimate_usage(ctx, *ctx.upstream_protocol, c->body, in.stream);
+  }
+  if (failure && !ctx.client_gone && !ctx.out.started()) co_await send_error(ctx, *failure);
 }
 
 }  // namespace

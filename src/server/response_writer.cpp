@@ -52,6 +52,14 @@ void response_writer::always(std::string_view name, std::string_view value) {
   always_ += "\r\n";
 }
 
+void response_writer::routed(std::string_view deployment, int attempts) {
+  routed_ = "x-sy-deployment: ";
+  routed_.append(deployment);
+  routed_ += "\r\nx-sy-attempts: ";
+  routed_ += std::to_string(attempts);
+  routed_ += "\r\n";
+}
+
 void response_writer::header(std::string_view name, std::string_view value) {
   if (!always_.empty() && name.size() > 12 && beast::iequals(name.substr(0, 12), "x-ratelimit-")) {
     return;
@@ -78,6 +86,7 @@ asio::awaitable<error_code> response_writer::start(std::optional<std::uint64_t> 
                                                    bool last) {
   started_ = true;
   head_ += always_;
+  head_ += routed_;
   chunked_ = !content_length && !http10_;
   if (!content_length && http10_) keep_alive = false;
   closes_ = !keep_alive;

@@ -67,6 +67,9 @@ class response_writer {
   // x-ratelimit-* values, retry-after). Once set, the upstream's own x-ratelimit-* fields are
   // left out: they describe the gateway's provider account, not the client's key.
   void always(std::string_view name, std::string_view value);
+  // x-sy-deployment and x-sy-attempts: where the request went, after how many attempts
+  // (replaced by each attempt; every head of this request carries the latest).
+  void routed(std::string_view deployment, int attempts);
   asio::awaitable<error_code> write(std::string_view data);
   asio::awaitable<error_code> finish(std::string_view last = {});
 
@@ -91,6 +94,7 @@ class response_writer {
   std::chrono::milliseconds timeout_;
   std::string head_;
   std::string always_;  // preformatted "name: value\r\n" lines
+  std::string routed_;  // the same, for routed()
   bool started_ = false;
   bool finished_ = false;
   bool chunked_ = false;

@@ -41,7 +41,7 @@ std::optional<store::db_error> reload(server& srv, store::connection& db, const 
   // that needed the ledger were left out or as they were), and the next reload tries again.
   if (budgets.failure()) return *budgets.failure();
   budgets.prune();
-  srv.publish(runtime::build(cfg, std::move(keys), channels));
+  srv.publish(runtime::build(cfg, std::move(keys), channels, srv.current()->health));
   return std::nullopt;
 }
 
@@ -64,7 +64,7 @@ std::optional<store::db_error> load_from_store(server& srv, store::service& stor
 
 void publish_without_store(server& srv, const config& cfg) {
   billing::budget_binder budgets(srv.budgets(), nullptr, nullptr, billing::unix_now_ms());
-  srv.publish(runtime::build(cfg, config_keys(cfg, &budgets)));
+  srv.publish(runtime::build(cfg, config_keys(cfg, &budgets), {}, srv.current()->health));
 }
 
 void follow_store(server& srv, store::service& store, store_sync_options options) {

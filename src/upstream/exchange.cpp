@@ -126,6 +126,27 @@ void translated_head(request_context& ctx, unsigned status, std::string_view con
   if (ctx.client_protocol == ir::protocol::anthropic) ctx.out.header("request-id", ctx.request_id);
 }
 
+// retry-after-ms (OpenAI's, Azure's) or retry-after in seconds; an HTTP date is not read.
+template <class Fields>
+std::optional<std::chrono::milliseconds> retry_after_of(const Fields& f) {
+  auto number = [](std::string_view text) -> std::optional<double> {
+    if (text.empty() || text.size() > 20) return std::nullopt;
+    std::string copy(text);
+    char* end = nullptr;
+    double v = std::strtod(copy.c_str(), &end);
+    if (*end != '\0' || !(v >= 0) || v > 86400e3) return std::nullopt;
+    return v;
+  };
+  if (auto it = f.find("retry-after-ms"); it != f.end()) {
+    if (auto v = number(it->value())) return std::chrono::milliseconds(static_cast<long>(*v));
+  }
+  if (auto it = f.find("retry-after"); it != f.end()) {
+    if (auto v = number(it->value()))
+      return std::chrono::milliseconds(static_cast<long>(*v * 1000));
+  }
+  return std::nullopt;
+}
+
 std::string_view json_content_type(ir::protocol p) {
   return p == ir::protocol::gemini ? "application/json; charset=UTF-8" : "application/json";
 }
@@ -342,6 +363,47 @@ class usage_tap {
   bool finished_ = false;
 };
 
+// Reads a failure answer whole into c.held (see held_answer), sending nothing to the client.
+template <class Stream>
+asio::awaitable<result> hold_answer(request_context& ctx, connection& conn, Stream& stream,
+                                    http::response_parser<http::buffer_body>& parser, call& c,
+                                    steady::time_point deadline) {
+  const auto& timeouts = c.target.config().timeouts;
+  auto& res = parser.get();
+  held_answer held;
+  held.status = res.result_int();
+  for (const auto& f : res) {
+    if (!is_hop_by_hop(f.name(), f.name_string())) {
+      held.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    }
+  }
+  held.retry_after = retry_after_of(res);
+  while (!parser.is_done()) {
+    std::string_view piece;
+    auto rec = co_await read_piece(conn, stream, parser, until(deadline, timeouts.idle), piece);
+    if (rec) {
+      if (ctx.client_gone) co_return result{outcome::close, {}};
+      co_return result{
+          outcome::close,
+          conn.guard.expired()
+              ? error{errc::upstream_timeout,
+                      "upstream " + c.target.name() + ": reading the response timed out"}
+              : error{errc::upstream_unreachable,
+                      "upstream " + c.target.name() + ": response cut short: " + rec.message()}};
+    }
+    if (held.body.size() + piece.size() > max_held_failure) {
+      // An error body this large is not worth reading: the connection goes, the start stays.
+      held.body.append(piece.substr(0, max_held_failure - held.body.size()));
+      c.held = std::move(held);
+      co_return result{outcome::close, {}};
+    }
+    held.body.append(piece);
+  }
+  const bool keep = res.keep_alive();
+  c.held = std::move(held);
+  co_return result{keep ? outcome::reusable : outcome::close, {}};
+}
+
 // A non-streamed answer up to this size is held until its last byte, so that its cost and token
 // counts can go in its headers; a larger one is relayed as it comes, without them.
 constexpr std::size_t max_held_answer = 4u << 20;
@@ -396,6 +458,10 @@ asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream&
                                                ": malformed response: " + hec.message()}};
   }
   ctx.first_byte = steady::now();
+  if (c.hold_failures && holds(parser.get().result_int(), c.hold_client_errors)) {
+    auto held = co_await hold_answer(ctx, conn, stream, parser, c, deadline);
+    co_return held;
+  }
   if (c.translate) {
     auto translated = co_await relay_translated(ctx, conn, stream, parser, c, deadline);
     co_return translated;
@@ -528,6 +594,8 @@ asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream&
 asio::awaitable<std::optional<error>> forward(request_context& ctx, pool& connections, call& c) {
   const auto& timeouts = c.target.config().timeouts;
   auto deadline = steady::now() + timeouts.total;
+  if (c.deadline && *c.deadline < deadline) deadline = *c.deadline;
+  c.held.reset();
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto acquired =
         co_await connections.acquire(c.target.target(), until(deadline, timeouts.connect));
@@ -548,6 +616,56 @@ asio::awaitable<std::optional<error>> forward(request_context& ctx, pool& connec
   }
   co_return error{errc::upstream_unreachable,
                   "upstream " + c.target.name() + ": connection closed before a response"};
+}
+
+bool holds(unsigned status, bool client_errors) {
+  switch (status) {
+    case 401:
+    case 403:
+    case 408:
+    case 429:
+      return true;
+    case 400:
+    case 413:
+    case 422:
+      return client_errors;
+    default:
+      return status >= 500;
+  }
+}
+
+asio::awaitable<void> relay_held(request_context& ctx, const call& c) {
+  const auto& held = *c.held;
+  error_code ec;
+  if (c.translate) {
+    auto e = ir::decode_error(c.translate->upstream, static_cast<int>(held.status), held.body);
+    auto encoded = ir::encode_error(c.translate->client, e);
+    ctx.out.prepare(static_cast<unsigned>(encoded.status));
+    ctx.out.header("content-type", json_content_type(c.translate->client));
+    for (const auto& [name, value] : held.headers) {
+      if (beast::iequals(name, "x-request-id") || beast::iequals(name, "request-id")) {
+        ctx.out.header("x-upstream-request-id", value);
+      } else if (beast::iequals(name, "retry-after") || beast::iequals(name, "retry-after-ms")) {
+        ctx.out.header(name, value);
+      }
+    }
+    ctx.out.header("x-request-id", ctx.request_id);
+    if (ctx.client_protocol == ir::protocol::anthropic)
+      ctx.out.header("request-id", ctx.request_id);
+    ec = co_await ctx.out.start(encoded.body.size(), ctx.keep_alive, encoded.body, true);
+  } else {
+    ctx.out.prepare(held.status);
+    for (const auto& [name, value] : held.headers) {
+      if (beast::iequals(name, "x-request-id")) {
+        ctx.out.header("x-upstream-request-id", value);
+      } else {
+        ctx.out.header(name, value);
+      }
+    }
+    ctx.out.header("x-request-id", ctx.request_id);
+    ec = co_await ctx.out.start(held.body.size(), ctx.keep_alive, held.body, true);
+  }
+  if (ec) ctx.client_gone = true;
 }
 
 }  // namespace sy::upstream

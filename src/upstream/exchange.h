@@ -12,8 +12,11 @@
 
 #include <boost/beast/http/verb.hpp>
 
+#include <chrono>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace sy::upstream {
 
@@ -24,6 +27,17 @@ struct translation {
   ir::protocol upstream = ir::protocol::openai;
   ir::stream_options stream;  // for the client's stream encoder
 };
+
+// An upstream answer the router may act on (retry elsewhere, fall back), read whole and not yet
+// sent to the client: a 408, 429, 5xx, 401 or 403, or (when asked) a 400/413/422.
+struct held_answer {
+  unsigned status = 0;
+  std::string body;                                          // up to max_held_failure bytes
+  std::vector<std::pair<std::string, std::string>> headers;  // the upstream's end-to-end fields
+  std::optional<std::chrono::milliseconds> retry_after;      // retry-after(-ms), when given
+};
+
+inline constexpr std::size_t max_held_failure = 1u << 20;
 
 struct call {
   channel& target;
@@ -36,10 +50,26 @@ struct call {
   // Passthrough of an OpenAI stream whose usage the gateway asked for and the client did not:
   // the usage chunk and the "usage":null members are kept from the client.
   bool hide_usage = false;
+  // Failures are held (see held_answer) instead of relayed; 400, 413 and 422 too when
+  // `hold_client_errors` (a group with context-window or content-policy fallbacks reads them).
+  bool hold_failures = false;
+  bool hold_client_errors = false;
+  std::optional<held_answer> held;  // set by forward when it held the answer
+  // The request's own deadline (a group's timeout_ms, x-sy-timeout-ms), if sooner than the
+  // channel's total timeout.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
 };
+
+// Whether an upstream status is held when failures are (hold_client_errors for 400/413/422).
+bool holds(unsigned status, bool client_errors);
 
 // Relays the upstream's response (any status) to the client through ctx.out. Returns the error
 // to send the client when the exchange failed before any response byte went out.
+// With c.hold_failures, a failure status is read whole into c.held instead (nothing is sent).
 asio::awaitable<std::optional<error>> forward(request_context& ctx, pool& connections, call& c);
+
+// Sends the held answer of `c` to the client: as it came (passthrough), or rewritten as the
+// client protocol's error (translation).
+asio::awaitable<void> relay_held(request_context& ctx, const call& c);
 
 }  // namespace sy::upstream

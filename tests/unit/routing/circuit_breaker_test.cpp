@@ -138,33 +138,3 @@ TEST(CircuitBreaker, OneProbeAmongManyThreads) {
 
 }  // namespace
 }  // namespace sy::routing
-
-namespace sy::routing {
-namespace {
-
-TEST(BreakerRegistry, KeepsEachTargetsBreakerAcrossRebuilds) {
-  breaker_options o;
-  o.consecutive_failures = 1;
-  breaker_registry r(o);
-  auto a = r.get("openai-main");
-  a->record(outcome::failure, t0);
-  // A rebuild asks again: the same breaker, still open.
-  auto again = r.get("openai-main");
-  EXPECT_EQ(a, again);
-  EXPECT_EQ(again->state(t0).state, breaker_state::open);
-  auto b = r.get("azure-east");
-  EXPECT_NE(a, b);
-  EXPECT_EQ(b->state(t0).state, breaker_state::closed);
-  auto listed = r.all();
-  ASSERT_EQ(listed.size(), 2u);
-  EXPECT_EQ(listed[0].first, "azure-east");
-  EXPECT_EQ(listed[1].first, "openai-main");
-  // A removed channel is forgotten; a request still holding it keeps it alive.
-  EXPECT_EQ(r.prune([](std::string_view t) { return t == "azure-east"; }), 1u);
-  EXPECT_EQ(r.all().size(), 1u);
-  EXPECT_EQ(a->state(t0).state, breaker_state::open);
-  EXPECT_NE(r.get("openai-main"), a);  // a new one, closed
-}
-
-}  // namespace
-}  // namespace sy::routing
