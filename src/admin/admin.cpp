@@ -116,6 +116,12 @@ response run_list_audit(call& c, const std::string&) {
 response run_list_budgets(call& c, const std::string&) {
   return list_budgets(c);
 }
+response run_read_health(call& c, const std::string&) {
+  return read_health(c);
+}
+response run_reset_health(call& c, const std::string&) {
+  return reset_health(c);
+}
 response run_usage_report(call& c, const std::string&) {
   return usage_report(c);
 }
@@ -193,6 +199,13 @@ std::optional<resource> resolve(const std::vector<std::string>& s, std::string& 
   }
   if (n == 1 && s[0] == "budgets") {
     return resource{{{"GET", "budget.list", everyone, run_list_budgets}}, "GET"};
+  }
+  // Health is infrastructure too: administrators only.
+  if (n == 1 && s[0] == "health") {
+    return resource{{{"GET", "health.read", admins, run_read_health}}, "GET"};
+  }
+  if (n == 2 && s[0] == "health" && s[1] == "reset") {
+    return resource{{{"POST", "health.reset", admins, run_reset_health}}, "POST"};
   }
   if (n == 1 && s[0] == "audit") {
     return resource{{{"GET", "audit.list", admins, run_list_audit}}, "GET"};

@@ -64,6 +64,10 @@ struct environment {
   std::int64_t max_export_rows = 100000;
   // The serving gateway's budget accounts (GET /admin/budgets); null on the command line.
   const billing::budget_book* budgets = nullptr;
+  // The serving gateway's routing health as JSON (GET /admin/health), and the reset of one of
+  // its targets (false: no such target); empty on the command line.
+  std::function<std::string()> health;
+  std::function<bool(const std::string& target)> reset_health;
 };
 
 // Runs one admin call. Never throws for bad input: every refusal is a response.

@@ -197,6 +197,8 @@ response list_audit(call& c);
 // Every role; the roles other than admin see their own user's usage only (usage.cpp).
 response usage_report(call& c);
 response list_budgets(call& c);
+response read_health(call& c);
+response reset_health(call& c);
 response usage_export(call& c);
 
 }  // namespace sy::admin::detail

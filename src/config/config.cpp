@@ -284,7 +284,10 @@ class reader {
     cfg.webhook = std::move(hook);
   }
 
-  channel_config channel(const YAML::Node& node, const std::string& path) const {
+  // `in_file`: a channel of the config file, which may leave `models:` to the groups that name it
+  // (read() checks that some group does); a channel of the admin API must serve models itself.
+  channel_config channel(const YAML::Node& node, const std::string& path,
+                         bool in_file = false) const {
     only_keys(node, path,
               {"name", "type", "base_url", "api_keys", "api_key", "models", "weight", "timeouts",
                "mock", "ca_file", "api_version", "anthropic_version", "pricing"});
@@ -329,6 +332,7 @@ class reader {
       }
     }
     // A channel without models of its own serves only the groups that name it (`models:`).
+    if (!node["models"] && !in_file) fail(node, path, "missing key 'models'");
     if (node["models"]) ch.models = models(node["models"], path + ".models");
     if (node["weight"]) ch.weight = integer<unsigned>(node["weight"], path + ".weight", 1, 1000000);
     if (node["timeouts"]) timeouts(node["timeouts"], path + ".timeouts", ch.timeouts);
@@ -405,25 +409,11 @@ class reader {
     names("content_policy_fallbacks", g.content_policy_fallbacks);
     if (node["retries"]) g.retries = integer<int>(node["retries"], path + ".retries", 0, 10);
     if (node["timeout_ms"]) g.timeout = duration_ms(node["timeout_ms"], path + ".timeout_ms");
-    if (auto h = node["hedge"]) {
-      only_keys(h, path + ".hedge", {"after", "after_ms", "min_after_ms", "min_samples"});
-      hedge_config hc;
-      if (h["after"] && h["after_ms"]) {
-        fail(h, path + ".hedge", "give either after (p95) or after_ms");
-      }
-      if (h["after"]) {
-        if (scalar(h["after"], path + ".hedge.after") != "p95") {
-          fail(h["after"], path + ".hedge.after", "expected p95 (or give after_ms)");
-        }
-      }
-      if (h["after_ms"]) hc.after = duration_ms(h["after_ms"], path + ".hedge.after_ms");
-      if (h["min_after_ms"]) {
-        hc.min_after = duration_ms(h["min_after_ms"], path + ".hedge.min_after_ms");
-      }
-      if (h["min_samples"]) {
-        hc.min_samples = integer<int>(h["min_samples"], path + ".hedge.min_samples", 1, 100000);
-      }
-      g.hedge = hc;
+    if (node["hedge"]) {
+      // Parsed and refused rather than ignored: a config that asks for hedging must not run
+      // without it unnoticed.
+      fail(node["hedge"], path + ".hedge",
+           "hedging is not available in this version yet (see docs/routing.md)");
     }
     return g;
   }
@@ -655,7 +645,7 @@ class reader {
       std::set<std::string> names;
       for (std::size_t i = 0; i < chans.size(); ++i) {
         auto path = "channels[" + std::to_string(i) + "]";
-        auto ch = channel(chans[i], path);
+        auto ch = channel(chans[i], path, true);
         if (!names.insert(ch.name).second) {
           fail(chans[i]["name"], path + ".name", "duplicate channel name '" + ch.name + "'");
         }

@@ -45,6 +45,11 @@ int channel::next_key_index() {
         return static_cast<int>(index);
       }
     }
+    // None usable: a key that only rests after a 429 before one that is broken or disabled.
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto index = (first + i) % n;
+      if (key_health_[index]->breaker.only_cooling(now)) return static_cast<int>(index);
+    }
   }
   // Every key rests (or none is tracked): the router only comes here when it raced a change;
   // the turn's key goes, and its outcome is recorded as usual.
@@ -57,6 +62,16 @@ bool channel::keys_available(std::chrono::steady_clock::time_point now) const {
     if (h->breaker.available(now)) return true;
   }
   return false;
+}
+
+bool channel::keys_resting(std::chrono::steady_clock::time_point now) const {
+  if (cfg_.api_keys.empty() || key_health_.size() != cfg_.api_keys.size()) return false;
+  bool some = false;
+  for (const auto& h : key_health_) {
+    if (h->breaker.available(now)) return false;
+    some = some || h->breaker.only_cooling(now);
+  }
+  return some;
 }
 
 }  // namespace sy

@@ -46,6 +46,8 @@ class channel {
   }
   // Whether an upstream key may take a request now (true for a channel without keys).
   bool keys_available(std::chrono::steady_clock::time_point now) const;
+  // Whether no key is available but some only rest after a 429 (none disabled or broken).
+  bool keys_resting(std::chrono::steady_clock::time_point now) const;
 
   // The health of each upstream key, in api_keys order (set when the snapshot is built; none in
   // a channel built alone, whose keys are then always usable).

@@ -79,9 +79,7 @@ bool circuit_breaker::allow(steady::time_point now) {
   return false;
 }
 
-bool circuit_breaker::available(steady::time_point now) const {
-  std::lock_guard lock(mutex_);
-  if (disabled_ || now < cool_until_) return false;
+bool circuit_breaker::lets_through(steady::time_point now) const {
   switch (state_) {
     case breaker_state::closed:
       return true;
@@ -91,6 +89,16 @@ bool circuit_breaker::available(steady::time_point now) const {
       return !probe_out_ || now >= probe_since_ + cooldown_;
   }
   return false;
+}
+
+bool circuit_breaker::available(steady::time_point now) const {
+  std::lock_guard lock(mutex_);
+  return !disabled_ && now >= cool_until_ && lets_through(now);
+}
+
+bool circuit_breaker::only_cooling(steady::time_point now) const {
+  std::lock_guard lock(mutex_);
+  return !disabled_ && now < cool_until_ && lets_through(now);
 }
 
 void circuit_breaker::record(outcome o, steady::time_point now,
@@ -152,6 +160,18 @@ void circuit_breaker::enable() {
   std::lock_guard lock(mutex_);
   disabled_ = false;
   if (state_ == breaker_state::closed) reason_.clear();
+}
+
+void circuit_breaker::reset() {
+  std::lock_guard lock(mutex_);
+  state_ = breaker_state::closed;
+  buckets_.fill(bucket{});
+  consecutive_ = 0;
+  cooldown_ = options_.cooldown;
+  probe_out_ = false;
+  cool_until_ = {};
+  disabled_ = false;
+  reason_.clear();
 }
 
 circuit_breaker::view circuit_breaker::state(steady::time_point now) const {

@@ -66,6 +66,8 @@ class circuit_breaker {
   // Whether allow() would say yes, without taking the half-open probe: for choosing among
   // targets before the chosen one is asked.
   bool available(steady::time_point now) const;
+  // Whether only a 429's cooldown keeps it from being available (busy, not broken).
+  bool only_cooling(steady::time_point now) const;
 
   // The attempt's outcome. `retry_after` with rate_limited: how long the upstream asked to wait.
   void record(outcome o, steady::time_point now,
@@ -73,6 +75,8 @@ class circuit_breaker {
 
   // Re-enables a target disabled by a 401/403 (its key was replaced, or an admin says so).
   void enable();
+  // Forgets everything: closed, no cooldown, an empty window (an admin's reset).
+  void reset();
 
   struct view {
     breaker_state state = breaker_state::closed;
@@ -95,6 +99,7 @@ class circuit_breaker {
   };
   // Under mutex_.
   bucket& current(steady::time_point now);
+  bool lets_through(steady::time_point now) const;  // the circuit's say, cooldown aside
   void totals(steady::time_point now, std::int64_t& requests, std::int64_t& failures) const;
   void open(steady::time_point now, std::string reason);
 

@@ -133,6 +133,12 @@ bool usable(const deployment& d, steady::time_point now) {
   return d.health->breaker.available(now) && d.target->keys_available(now);
 }
 
+bool resting(const deployment& d, steady::time_point now) {
+  const auto& b = d.health->breaker;
+  if (b.only_cooling(now)) return d.target->keys_available(now) || d.target->keys_resting(now);
+  return b.available(now) && d.target->keys_resting(now);
+}
+
 const deployment* pick(const model_group& g, const pick_request& r) {
   thread_local std::vector<const deployment*> candidates;
   // First without the deployments that already failed this request; then, when none is left,
@@ -155,6 +161,21 @@ const deployment* pick(const model_group& g, const pick_request& r) {
       }
     }
     if (!r.failed || r.failed->empty()) break;
+  }
+  // Nothing usable, but some deployments are only resting after a 429 (their circuit is
+  // closed): rather than answer "no deployment" for an upstream that is merely busy, the best
+  // tier's resting ones not yet tried by this request get the request, and the upstream's own
+  // answer (a 429 with its retry-after, or a success) is what the client sees.
+  std::size_t i = 0;
+  const auto& all = g.deployments;
+  while (i < all.size()) {
+    const int tier = all[i].priority;
+    candidates.clear();
+    for (; i < all.size() && all[i].priority == tier; ++i) {
+      const auto* d = &all[i];
+      if (!has_failed(r, d) && resting(*d, r.now)) candidates.push_back(d);
+    }
+    if (!candidates.empty()) return choose(g, candidates, r);
   }
   return nullptr;
 }

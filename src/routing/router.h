@@ -36,5 +36,7 @@ std::uint64_t session_hash(std::string_view session);
 
 // Whether `d` may take a request now, without taking a half-open probe.
 bool usable(const deployment& d, steady::time_point now);
+// Whether `d` is kept from taking one only by 429 cooldowns (of the deployment or its keys).
+bool resting(const deployment& d, steady::time_point now);
 
 }  // namespace sy::routing

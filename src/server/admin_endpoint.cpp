@@ -2,6 +2,7 @@
 
 #include "admin/admin.h"
 #include "server/admission.h"
+#include "server/health_report.h"
 #include "server/server.h"
 #include "store/accounts.h"
 #include "store/service.h"
@@ -106,6 +107,10 @@ asio::awaitable<void> serve_admin(request_context& ctx) {
     }
     admin::environment env{db, sealer, cfg, {}};
     env.budgets = &owner.budgets();
+    env.health = [&owner] { return health_json(*owner.current()); };
+    env.reset_health = [&owner](const std::string& target) {
+      return sy::reset_health(*owner.current(), target);
+    };
     auto out = admin::handle(r, who, env);
     // Loaded here, on the store thread, before the answer: the caller's next request (to this
     // instance) sees the change.

@@ -66,6 +66,7 @@ struct request_context {
   std::string model;
   std::string channel;
   std::string upstream_model;  // the name the channel was asked for (after the model map)
+  int attempts = 0;            // upstream attempts (retries and failovers included)
   bool stream = false;
   usage_counts usage;
   std::optional<errc> failure;  // the gateway's own error, if it ended in one

@@ -681,6 +681,7 @@ asio::awaitable<void> relay(request_context& ctx, inbound& in) {
 
     ++attempts;
     ++in_group;
+    ctx.attempts = attempts;
     if (auto refused = bind_attempt(ctx, *d, served, &in.probe)) {
       co_await send_error(ctx, *refused);
       co_return;

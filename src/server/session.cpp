@@ -186,6 +186,7 @@ void finish(request_context& ctx) {
       json::append_quoted(line, value);
     }
   }
+  if (ctx.attempts > 1) fmt::format_to(out, R"(,"attempts":{})", ctx.attempts);
   fmt::format_to(out, R"(,"status":{},"stream":{},"duration_ms":{:.3f},"ttfb_ms":)", status,
                  ctx.stream, duration * 1000);
   if (ctx.first_byte) {

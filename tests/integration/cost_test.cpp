@@ -279,6 +279,9 @@ keys:
     http_client c(gw.port());
     ASSERT_EQ(c.post("/v1/chat/completions", chat_body("demo"), "sk-app-0123456789").status, 200);
     ASSERT_EQ(c.post("/v1/chat/completions", chat_body("dear"), "sk-app-0123456789").status, 200);
+    // The answer leaves before its ledger row is appended: wait for both rows.
+    for (int i = 0; i < 500 && gw.ledger()->stats().appended < 2; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
     ASSERT_TRUE(gw.ledger()->flush());
     auto rows = gw.store()->call([](store::connection& db) {
       return std::get<std::vector<store::row>>(

@@ -314,12 +314,98 @@ TEST(config, error_duplicate_channel_name) {
 }
 
 TEST(config, error_missing_models_and_empty_models) {
+  // Without models of its own, a channel must be named by a group of `models:`.
   auto a = must_fail("channels:\n  - name: a\n    type: mock\n");
-  EXPECT_NE(a.find("channels[0]: missing key 'models'"), std::string::npos) << a;
+  EXPECT_NE(a.find("channels[0]: channel 'a' serves no model"), std::string::npos) << a;
   auto b = must_fail("channels:\n  - name: a\n    type: mock\n    models: []\n");
   EXPECT_NE(b.find("test.yaml:4: channels[0].models: "), std::string::npos) << b;
   auto c = must_fail("channels:\n  - name: a\n    type: mock\n    models: {x: \"\"}\n");
   EXPECT_NE(c.find("channels[0].models"), std::string::npos) << c;
+}
+
+TEST(config, model_groups_and_routing) {
+  auto cfg = must_parse(R"(
+database: none
+channels:
+  - { name: openai-main, type: openai, base_url: "https://api.openai.com/v1", api_keys: [a] }
+  - { name: azure-east, type: openai, base_url: "https://x.example/v1" }
+  - { name: claude, type: anthropic, models: [ claude-haiku ] }
+models:
+  smart:
+    strategy: lowest_latency
+    deployments:
+      - { channel: openai-main, model: gpt-4o, weight: 3, priority: 0 }
+      - { channel: azure-east,  model: gpt-4o, weight: 1 }
+      - { channel: claude,      model: claude-sonnet-4-5, priority: 1 }
+    fallbacks: [ claude-haiku ]
+    context_window_fallbacks: [ long ]
+    retries: 3
+    timeout_ms: 60000
+  long:
+    deployments: [ { channel: claude } ]
+routing:
+  retries: 1
+  backoff_base_ms: 50
+  backoff_max_ms: 2000
+  breaker: { consecutive_failures: 3, error_rate: 0.25, cooldown_ms: 1000 }
+)");
+  ASSERT_EQ(cfg.models.size(), 2u);
+  const auto& smart = cfg.models[0];
+  EXPECT_EQ(smart.name, "smart");
+  EXPECT_EQ(smart.strategy, route_strategy::lowest_latency);
+  ASSERT_EQ(smart.deployments.size(), 3u);
+  EXPECT_EQ(smart.deployments[0].channel, "openai-main");
+  EXPECT_EQ(smart.deployments[0].model, "gpt-4o");
+  EXPECT_EQ(smart.deployments[0].weight, 3u);
+  EXPECT_EQ(smart.deployments[1].weight, 1u);
+  EXPECT_EQ(smart.deployments[2].priority, 1);
+  EXPECT_EQ(smart.fallbacks, std::vector<std::string>{"claude-haiku"});
+  EXPECT_EQ(smart.context_window_fallbacks, std::vector<std::string>{"long"});
+  EXPECT_EQ(smart.retries, 3);
+  EXPECT_EQ(smart.timeout, std::chrono::milliseconds(60000));
+  EXPECT_FALSE(smart.hedge);
+  const auto& lng = cfg.models[1];
+  EXPECT_EQ(lng.strategy, route_strategy::weighted);
+  EXPECT_TRUE(lng.deployments[0].model.empty());  // the group's own name
+  EXPECT_FALSE(lng.retries);
+  EXPECT_EQ(cfg.routing.retries, 1);
+  EXPECT_EQ(cfg.routing.backoff_base, std::chrono::milliseconds(50));
+  EXPECT_EQ(cfg.routing.breaker.consecutive_failures, 3);
+  EXPECT_DOUBLE_EQ(cfg.routing.breaker.error_rate, 0.25);
+  EXPECT_EQ(cfg.routing.breaker.cooldown, std::chrono::milliseconds(1000));
+  // Channels named by groups need no models of their own.
+  EXPECT_TRUE(cfg.channels[0].models.empty());
+}
+
+TEST(config, model_group_errors_name_the_field) {
+  const std::string chans =
+      "database: none\nchannels:\n  - { name: a, type: mock, models: [x] }\nmodels:\n";
+  auto msg = must_fail(chans + "  g: { deployments: [ { channel: nope } ] }\n");
+  EXPECT_NE(msg.find("models.g.deployments[0].channel: no channel named 'nope'"), std::string::npos)
+      << msg;
+  msg = must_fail(chans + "  g: { strategy: fastest, deployments: [ { channel: a } ] }\n");
+  EXPECT_NE(msg.find("models.g.strategy: expected weighted"), std::string::npos) << msg;
+  msg = must_fail(chans + "  g: { deployments: [] }\n");
+  EXPECT_NE(msg.find("models.g.deployments"), std::string::npos) << msg;
+  msg = must_fail(chans + "  g: { fallbacks: [g], deployments: [ { channel: a } ] }\n");
+  EXPECT_NE(msg.find("cannot fall back to itself"), std::string::npos) << msg;
+  msg = must_fail(chans + "  x: { deployments: [ { channel: a } ] }\n");
+  EXPECT_NE(msg.find("models.x: a channel's models: also serves 'x'"), std::string::npos) << msg;
+  msg = must_fail(chans +
+                  "  g: { deployments: [ { channel: a, model: m }, { channel: a, model: m } ] }\n");
+  EXPECT_NE(msg.find("duplicate deployment"), std::string::npos) << msg;
+  // Not silently ignored while it is not built.
+  msg = must_fail(chans + "  g: { hedge: { after: p95 }, deployments: [ { channel: a } ] }\n");
+  EXPECT_NE(msg.find("models.g.hedge: hedging is not available"), std::string::npos) << msg;
+  msg = must_fail(chans + "  g: { retries: 11, deployments: [ { channel: a } ] }\n");
+  EXPECT_NE(msg.find("models.g.retries: must be between 0 and 10"), std::string::npos) << msg;
+  msg = must_fail("routing: { breaker: { error_rate: 2 } }\n");
+  EXPECT_NE(msg.find("routing.breaker.error_rate"), std::string::npos) << msg;
+  msg = must_fail("routing: { backoff_base_ms: 500, backoff_max_ms: 100 }\n");
+  EXPECT_NE(msg.find("routing.backoff_max_ms"), std::string::npos) << msg;
+  // With a database, a group may name a channel the store will hold.
+  auto cfg = must_parse("models:\n  g: { deployments: [ { channel: managed-one } ] }\n");
+  EXPECT_EQ(cfg.models.at(0).deployments.at(0).channel, "managed-one");
 }
 
 TEST(config, error_key_must_start_with_sk) {
