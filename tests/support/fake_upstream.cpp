@@ -8,6 +8,8 @@
 
 #include <poll.h>
 
+#include <thread>
+
 namespace sy::test {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -171,6 +173,132 @@ std::vector<fake_request> fake_upstream::requests() const {
 bool fake_upstream::wait_closed(int n, std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
   return cv_.wait_for(lock, timeout, [&] { return closed_.load() >= n; });
+}
+
+fault fault::ok(std::string body) {
+  fault f;
+  f.body = std::move(body);
+  return f;
+}
+
+fault fault::error(int code, std::string body,
+                   std::vector<std::pair<std::string, std::string>> headers) {
+  fault f;
+  f.status = code;
+  f.body = body.empty() ? R"({"error":{"message":"scripted failure )" + std::to_string(code) +
+                              R"(","type":"server_error","code":null}})"
+                        : std::move(body);
+  f.headers = std::move(headers);
+  return f;
+}
+
+fault fault::rate_limited(int retry_after_ms) {
+  std::vector<std::pair<std::string, std::string>> h;
+  if (retry_after_ms >= 0) h.emplace_back("retry-after-ms", std::to_string(retry_after_ms));
+  return error(
+      429,
+      R"({"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}})",
+      std::move(h));
+}
+
+fault fault::reset() {
+  fault f;
+  f.reset_first = true;
+  return f;
+}
+
+fault fault::hang_up() {
+  fault f;
+  f.hang = true;
+  return f;
+}
+
+fault fault::slow(std::chrono::milliseconds delay, std::string body) {
+  fault f = ok(std::move(body));
+  f.delay = delay;
+  return f;
+}
+
+fault fault::stream(std::vector<std::string> chunks, bool cut) {
+  fault f;
+  f.content_type = "text/event-stream";
+  f.chunks = std::move(chunks);
+  f.reset_after_chunks = cut;
+  return f;
+}
+
+fault fault::cut(std::string body, std::size_t bytes) {
+  fault f = ok(std::move(body));
+  f.reset_after = bytes;
+  return f;
+}
+
+void play(const fault& f, fake_responder& out) {
+  using namespace std::chrono_literals;
+  if (f.hang) {
+    out.wait_peer_close(30s);
+    out.reset();
+    return;
+  }
+  if (f.delay.count() > 0 && out.wait_peer_close(f.delay)) return;  // the gateway gave up
+  if (f.reset_first) return out.reset();
+  if (!f.chunks.empty()) {
+    if (!out.start(f.status, f.content_type, f.headers)) return;
+    for (const auto& c : f.chunks) {
+      if (!out.chunk(c)) return;
+    }
+    if (f.reset_after_chunks) return out.reset();
+    out.end();
+    return;
+  }
+  if (f.reset_after) {
+    std::string whole = "HTTP/1.1 " + std::to_string(f.status) + " " +
+                        std::string(http::obsolete_reason(http::int_to_status(f.status))) +
+                        "\r\nContent-Type: " + f.content_type + "\r\n";
+    for (const auto& [k, v] : f.headers)
+      whole += k + ": " + v + "\r\n";
+    whole += "Content-Length: " + std::to_string(f.body.size()) + "\r\n\r\n" + f.body;
+    out.raw(whole.substr(0, std::min(*f.reset_after, whole.size())));
+    return out.reset();
+  }
+  out.send(f.status, f.body, f.content_type, f.headers);
+}
+
+fault_plan& fault_plan::then(fault f, int times) {
+  std::lock_guard lock(mutex_);
+  for (int i = 0; i < times; ++i)
+    queue_.push_back(f);
+  return *this;
+}
+
+void fault_plan::always(fault f, bool clear) {
+  std::lock_guard lock(mutex_);
+  default_ = std::move(f);
+  if (clear) queue_.clear();
+}
+
+void fault_plan::rule(std::function<std::optional<fault>(const fake_request&)> r) {
+  std::lock_guard lock(mutex_);
+  rule_ = std::move(r);
+}
+
+fault fault_plan::next(const fake_request& r) {
+  std::lock_guard lock(mutex_);
+  if (rule_) {
+    if (auto f = rule_(r)) return *f;
+  }
+  if (queue_.empty()) return default_;
+  auto f = std::move(queue_.front());
+  queue_.pop_front();
+  return f;
+}
+
+fake_upstream::handler fault_plan::handler() {
+  return [this](const fake_request& r, fake_responder& out) {
+    auto f = next(r);
+    ++served_;
+    play(f, out);
+  };
 }
 
 std::string completion_json(const std::string& model, const std::string& content) {
