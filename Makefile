@@ -25,8 +25,9 @@ test: deps
 	@$(MAKE) --no-print-directory build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j 2
 
-# wrk through nginx, Switchyard and Switchyard translating to Anthropic; then the codec
-# micro-benchmarks (bench/README.md).
+# wrk through nginx, Switchyard and Switchyard translating to Anthropic; the codec and ledger
+# micro-benchmarks; the routing strategies against a failing and a slow deployment
+# (bench/README.md).
 bench:
 	@scripts/install-deps.sh --bench
 	@$(MAKE) --no-print-directory build

@@ -17,7 +17,17 @@
 //                               compares with the passthrough one
 //   POST /v1/embeddings         a fixed embedding list
 //   GET  /healthz               200
+//   GET  /stats                 {"answered":N,"failed":N}: the chat, messages and embeddings
+//                               requests answered so far, and how many of them got the 503
 //   anything else               404 with an OpenAI-style error object
+//
+// For the routing benchmark it can also misbehave, both off by default (and then costing nothing):
+//   --fail-rate F   answers that fraction of the chat and messages requests with a 503 and the
+//                   vendor's error object instead, chosen by a pseudo-random generator seeded from
+//                   --seed (one sequence per thread: the same run of draws on every start, though
+//                   which request draws which depends on how the kernel spreads the connections)
+//   --delay-ms N    waits N ms (a timer, the thread serves others meanwhile) before answering a
+//                   chat, messages or embeddings request, failed ones included
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -26,8 +36,10 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -255,11 +267,22 @@ struct responses {
   canned not_found = fixed_length(
       "404 Not Found", "application/json",
       R"({"error":{"message":"Invalid URL: the fake upstream serves POST /v1/chat/completions, )"
-      R"(POST /v1/messages, POST /v1/embeddings and GET /healthz.","type":"invalid_request_error",)"
+      R"(POST /v1/messages, POST /v1/embeddings, GET /healthz and GET /stats.",)"
+      R"("type":"invalid_request_error",)"
       R"("param":null,"code":"unknown_url"}})");
   canned bad_request = fixed_length("400 Bad Request", "application/json",
                                     R"({"error":{"message":"Malformed or oversized HTTP request.",)"
                                     R"("type":"invalid_request_error","param":null,"code":null}})");
+  // --fail-rate's answers, as each vendor words an outage.
+  canned chat_unavailable = fixed_length(
+      "503 Service Unavailable", "application/json",
+      R"({"error":{"message":"The server is overloaded or not ready yet.","type":"server_error",)"
+      R"("param":null,"code":null}})");
+  canned messages_unavailable =
+      fixed_length("503 Service Unavailable", "application/json",
+                   R"({"type":"error","error":{"type":"api_error","message":"Internal server )"
+                   R"(error"},"request_id":"req_011CBench000000000000000000"})",
+                   vendor::anthropic);
 };
 
 // ---- Request handling --------------------------------------------------------------------------
@@ -284,21 +307,66 @@ bool wants_stream(std::string_view body) {
   return false;
 }
 
-const canned& route(const responses& r, const http::request<http::string_body>& req) {
+enum class kind { chat, messages, embeddings, health, stats, not_found };
+
+kind classify(const http::request<http::string_body>& req) {
   std::string_view target = req.target();
   if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
   const auto method = req.method();
-  if (method == http::verb::post && target == "/v1/chat/completions")
-    return wants_stream(req.body()) ? r.chat_stream : r.chat;
-  if (method == http::verb::post && target == "/v1/messages")
-    return wants_stream(req.body()) ? r.messages_stream : r.messages;
-  if (method == http::verb::post && target == "/v1/embeddings") return r.embeddings;
-  if (method == http::verb::get && target == "/healthz") return r.health;
-  return r.not_found;
+  if (method == http::verb::post && target == "/v1/chat/completions") return kind::chat;
+  if (method == http::verb::post && target == "/v1/messages") return kind::messages;
+  if (method == http::verb::post && target == "/v1/embeddings") return kind::embeddings;
+  if (method == http::verb::get && target == "/healthz") return kind::health;
+  if (method == http::verb::get && target == "/stats") return kind::stats;
+  return kind::not_found;
 }
 
-asio::awaitable<void> session(tcp::socket sock, const responses& r) {
+// What --fail-rate and --delay-ms ask for (both off by default).
+struct misbehaviour {
+  std::uint64_t fail_below = 0;  // a draw (53 random bits) below this fails: fail rate * 2^53
+  std::chrono::milliseconds delay{0};
+};
+
+// One thread's own state: its generator, and its counters (atomic only so that GET /stats,
+// served by any thread, may read them; each is written by its own thread alone).
+struct alignas(64) worker {
+  std::uint64_t random_state = 0;
+  std::atomic<std::uint64_t> answered{0};
+  std::atomic<std::uint64_t> failed{0};
+
+  // SplitMix64, 53 bits of it.
+  std::uint64_t draw() {
+    std::uint64_t x = (random_state += 0x9e3779b97f4a7c15ULL);
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return (x ^ (x >> 31)) >> 11;
+  }
+  void count(std::atomic<std::uint64_t>& c) {
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+};
+
+struct server {
+  responses r;
+  misbehaviour bad;
+  std::vector<std::unique_ptr<worker>> workers;
+};
+
+std::string stats_response(const server& s, bool keep) {
+  std::uint64_t answered = 0, failed = 0;
+  for (const auto& w : s.workers) {
+    answered += w->answered.load(std::memory_order_relaxed);
+    failed += w->failed.load(std::memory_order_relaxed);
+  }
+  const std::string body =
+      R"({"answered":)" + std::to_string(answered) + R"(,"failed":)" + std::to_string(failed) + "}";
+  return fixed_length("200 OK", "application/json", body).pick(keep);
+}
+
+asio::awaitable<void> session(tcp::socket sock, const server& s, worker& w) {
+  const responses& r = s.r;
   beast::flat_buffer buffer;  // reused across the requests of one connection
+  std::string dynamic;        // GET /stats
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(header_limit);
@@ -313,15 +381,49 @@ asio::awaitable<void> session(tcp::socket sock, const responses& r) {
     }
     const auto& req = parser.get();
     const bool keep = req.keep_alive();
-    const std::string& out = route(r, req).pick(keep);
-    auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(out), use_tuple);
+    const kind k = classify(req);
+    const canned* answer = &r.not_found;
+    switch (k) {
+      case kind::chat:
+        answer = wants_stream(req.body()) ? &r.chat_stream : &r.chat;
+        break;
+      case kind::messages:
+        answer = wants_stream(req.body()) ? &r.messages_stream : &r.messages;
+        break;
+      case kind::embeddings:
+        answer = &r.embeddings;
+        break;
+      case kind::health:
+        answer = &r.health;
+        break;
+      default:
+        break;
+    }
+    const bool model_call = k == kind::chat || k == kind::messages || k == kind::embeddings;
+    if (model_call) {
+      w.count(w.answered);
+      if (s.bad.fail_below != 0 && k != kind::embeddings && w.draw() < s.bad.fail_below) {
+        w.count(w.failed);
+        answer = k == kind::chat ? &r.chat_unavailable : &r.messages_unavailable;
+      }
+      if (s.bad.delay.count() > 0) {
+        asio::steady_timer timer(co_await asio::this_coro::executor, s.bad.delay);
+        co_await timer.async_wait(use_tuple);
+      }
+    }
+    const std::string* out = &answer->pick(keep);
+    if (k == kind::stats) {
+      dynamic = stats_response(s, keep);
+      out = &dynamic;
+    }
+    auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(*out), use_tuple);
     if (wec || !keep) break;
   }
   boost::system::error_code ignored;
   sock.shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, const responses& r) {
+asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, const server& s, worker& w) {
   for (;;) {
     auto [ec, sock] = co_await acceptor.async_accept(use_tuple);
     if (ec) {
@@ -330,7 +432,7 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, const responses& r) {
     }
     boost::system::error_code ignored;
     sock.set_option(tcp::no_delay(true), ignored);
-    asio::co_spawn(acceptor.get_executor(), session(std::move(sock), r), asio::detached);
+    asio::co_spawn(acceptor.get_executor(), session(std::move(sock), s, w), asio::detached);
   }
 }
 
@@ -340,14 +442,23 @@ struct options {
   std::string host = "127.0.0.1";
   unsigned short port = 0;
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  double fail_rate = 0;        // --fail-rate: the fraction of chat and messages requests failed
+  unsigned long delay_ms = 0;  // --delay-ms: the wait before each model answer
+  std::uint64_t seed = 1;      // --seed: of the --fail-rate draws
 };
 
 [[noreturn]] void usage(int code) {
   std::fprintf(
       code ? stderr : stdout,
       "usage: sy_fake_upstream [--host 127.0.0.1] [--port 0] [--threads N]\n"
+      "                        [--fail-rate 0.0] [--delay-ms 0] [--seed 1]\n"
       "  A fixed-answer OpenAI and Anthropic upstream for benchmarks. --port 0 picks a free port;\n"
-      "  the bound address is printed as 'listening on http://HOST:PORT'.\n");
+      "  the bound address is printed as 'listening on http://HOST:PORT'.\n"
+      "  --fail-rate F  answer that fraction (0 to 1) of the chat and messages requests with a\n"
+      "                 503 and an error object, drawn pseudo-randomly from --seed\n"
+      "  --delay-ms N   wait N ms before each chat, messages or embeddings answer (a timer: the\n"
+      "                 thread serves other connections meanwhile)\n"
+      "  GET /stats answers {\"answered\":N,\"failed\":N}, the model requests counted so far.\n");
   std::exit(code);
 }
 
@@ -358,13 +469,14 @@ options parse(int argc, char** argv) {
     if (a == "-h" || a == "--help") usage(0);
     if (i + 1 >= argc) usage(2);
     std::string_view v = argv[++i];
-    auto number = [&](unsigned long max) {
-      unsigned long n = 0;
+    auto bad_value = [&] {
+      std::fprintf(stderr, "sy_fake_upstream: bad value for %s: %s\n", argv[i - 1], argv[i]);
+      std::exit(2);
+    };
+    auto number = [&](std::uint64_t max) {
+      std::uint64_t n = 0;
       auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-      if (ec != std::errc{} || p != v.data() + v.size() || n > max) {
-        std::fprintf(stderr, "sy_fake_upstream: bad value for %s: %s\n", argv[i - 1], argv[i]);
-        std::exit(2);
-      }
+      if (ec != std::errc{} || p != v.data() + v.size() || n > max) bad_value();
       return n;
     };
     if (a == "--host")
@@ -372,7 +484,16 @@ options parse(int argc, char** argv) {
     else if (a == "--port")
       o.port = static_cast<unsigned short>(number(65535));
     else if (a == "--threads")
-      o.threads = static_cast<unsigned>(std::max(1ul, number(1024)));
+      o.threads = static_cast<unsigned>(std::max<std::uint64_t>(1, number(1024)));
+    else if (a == "--fail-rate") {
+      double f = -1;
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), f);
+      if (ec != std::errc{} || p != v.data() + v.size() || !(f >= 0 && f <= 1)) bad_value();
+      o.fail_rate = f;
+    } else if (a == "--delay-ms")
+      o.delay_ms = number(600000);
+    else if (a == "--seed")
+      o.seed = number(UINT64_MAX);
     else
       usage(2);
   }
@@ -381,7 +502,14 @@ options parse(int argc, char** argv) {
 
 int run(int argc, char** argv) {
   const options opt = parse(argc, argv);
-  const responses r;
+  server s;
+  // 2^53 draws: a fail rate of 1 fails every request (every draw is below 2^53).
+  s.bad.fail_below = static_cast<std::uint64_t>(opt.fail_rate * 9007199254740992.0);
+  s.bad.delay = std::chrono::milliseconds(opt.delay_ms);
+  for (unsigned i = 0; i < opt.threads; ++i) {
+    s.workers.push_back(std::make_unique<worker>());
+    s.workers.back()->random_state = opt.seed * 0x2545f4914f6cdd1dULL + i;
+  }
 
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
@@ -407,7 +535,7 @@ int run(int argc, char** argv) {
     acc->listen(asio::socket_base::max_listen_connections);
     // With --port 0 the first bind picks the port; the other threads join it.
     if (i == 0) endpoint = acc->local_endpoint();
-    asio::co_spawn(*contexts.back(), accept_loop(*acc, r), asio::detached);
+    asio::co_spawn(*contexts.back(), accept_loop(*acc, s, *s.workers[i]), asio::detached);
     acceptors.push_back(std::move(acc));
   }
 
@@ -418,8 +546,11 @@ int run(int argc, char** argv) {
   });
 
   const auto addr = endpoint.address();
-  std::printf("listening on http://%s%s%s:%u (%u threads)\n", addr.is_v6() ? "[" : "",
+  std::printf("listening on http://%s%s%s:%u (%u threads", addr.is_v6() ? "[" : "",
               addr.to_string().c_str(), addr.is_v6() ? "]" : "", endpoint.port(), opt.threads);
+  if (opt.fail_rate > 0) std::printf(", failing %g of the requests", opt.fail_rate);
+  if (opt.delay_ms > 0) std::printf(", answering after %lu ms", opt.delay_ms);
+  std::printf(")\n");
   std::fflush(stdout);
 
   std::vector<std::thread> threads;

@@ -3,12 +3,17 @@
 # Switchyard (passthrough), and through Switchyard translating to an Anthropic upstream, for a
 # plain and a streamed chat completion; the codec micro-benchmarks (sy_codec_bench); and the
 # ledger writer's throughput (sy_ledger_bench) on SQLite and, when a throwaway server can be
-# started as tests/support/with_postgres.sh does, on PostgreSQL. Prints the tables; raw outputs
-# and server logs go to bench/results/<timestamp>/. See bench/README.md.
+# started as tests/support/with_postgres.sh does, on PostgreSQL; and the routing strategies
+# (ROUTING=1): one gateway in front of two fake upstreams, one failing ROUTING_FAIL_RATE of its
+# requests and one slow, a model group per strategy, the success rate and latency a client sees.
+# Prints the tables; raw outputs and server logs go to bench/results/<timestamp>/. See
+# bench/README.md.
 #
 # Knobs (environment): BUILD_DIR WORKERS THREADS CONNECTIONS DURATION WARMUP TARGETS SCENARIOS
-# CODEC CODEC_ARGS LEDGER LEDGER_ARGS KEEP_TMP.
+# CODEC CODEC_ARGS LEDGER LEDGER_ARGS ROUTING ROUTING_DURATION ROUTING_CONNECTIONS
+# ROUTING_FAIL_RATE ROUTING_DELAY_MS ROUTING_GROUPS ROUTING_BREAKER KEEP_TMP.
 # Example: TARGETS="direct nginx" DURATION=5s CODEC=0 LEDGER=0 bench/run.sh
+# The routing part alone: TARGETS=none CODEC=0 LEDGER=0 bench/run.sh
 set -euo pipefail
 
 bench_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -21,12 +26,19 @@ THREADS="${THREADS:-2}"            # wrk -t
 CONNECTIONS="${CONNECTIONS:-64}"   # wrk -c
 DURATION="${DURATION:-10s}"        # wrk -d, per scenario and target
 WARMUP="${WARMUP:-1s}"             # unrecorded wrk run before each measurement; 0 to skip
-TARGETS="${TARGETS:-direct nginx switchyard translated}"
+TARGETS="${TARGETS:-direct nginx switchyard translated}"   # or none
 SCENARIOS="${SCENARIOS:-chat-json chat-stream}"
 CODEC="${CODEC:-1}"                # 1: run sy_codec_bench too (before the servers start)
 CODEC_ARGS="${CODEC_ARGS:-}"       # extra sy_codec_bench arguments (--benchmark_filter=stream/)
 LEDGER="${LEDGER:-1}"              # 1: run sy_ledger_bench too (before the servers start)
 LEDGER_ARGS="${LEDGER_ARGS:-}"     # extra sy_ledger_bench arguments (--benchmark_filter=commit/)
+ROUTING="${ROUTING:-1}"            # 1: run the routing strategies part too (after the others)
+ROUTING_DURATION="${ROUTING_DURATION:-10s}"   # wrk -d, per model group
+ROUTING_CONNECTIONS="${ROUTING_CONNECTIONS:-16}"  # wrk -c and -t there (a thread per connection)
+ROUTING_FAIL_RATE="${ROUTING_FAIL_RATE:-0.3}"     # of the flaky upstream's chat requests: 503
+ROUTING_DELAY_MS="${ROUTING_DELAY_MS:-40}"        # the slow upstream's wait before each answer
+ROUTING_GROUPS="${ROUTING_GROUPS:-weighted round_robin least_inflight lowest_latency lowest_cost no_retries}"
+ROUTING_BREAKER="${ROUTING_BREAKER:-}"  # the gateway's routing.breaker (YAML), e.g. "{ cooldown_ms: 1000 }"
 KEEP_TMP="${KEEP_TMP:-0}"          # 1: keep the temp dir (configs) after the run
 
 BENCH_KEY="sk-bench-0123456789abcdef"
@@ -46,6 +58,8 @@ note() { echo "bench: $*" >&2; }
 [[ "$DURATION" =~ ^[0-9]+[smh]?$ ]] || die "DURATION must look like 10s, 1m or 30 (got '$DURATION')"
 [[ "$WARMUP" =~ ^[0-9]+[smh]?$ ]] || die "WARMUP must look like 1s or 0 (got '$WARMUP')"
 
+[[ -n "${TARGETS// /}" ]] || die "TARGETS is empty (TARGETS=none runs none of them)"
+[[ "$TARGETS" == none ]] && TARGETS=""
 want() { [[ " $TARGETS " == *" $1 "* ]]; }
 for t in $TARGETS; do
   case "$t" in
@@ -56,9 +70,25 @@ done
 for s in $SCENARIOS; do
   case "$s" in chat-json | chat-stream) ;; *) die "unknown scenario '$s' in SCENARIOS" ;; esac
 done
-[[ -n "${TARGETS// /}" ]] || die "TARGETS is empty"
 [[ "$CODEC" == 0 || "$CODEC" == 1 ]] || die "CODEC must be 0 or 1 (got '$CODEC')"
 [[ "$LEDGER" == 0 || "$LEDGER" == 1 ]] || die "LEDGER must be 0 or 1 (got '$LEDGER')"
+[[ "$ROUTING" == 0 || "$ROUTING" == 1 ]] || die "ROUTING must be 0 or 1 (got '$ROUTING')"
+[[ "$ROUTING_DURATION" =~ ^[0-9]+[smh]?$ ]] ||
+  die "ROUTING_DURATION must look like 10s, 1m or 30 (got '$ROUTING_DURATION')"
+[[ "$ROUTING_CONNECTIONS" =~ ^[1-9][0-9]*$ ]] || die "ROUTING_CONNECTIONS must be a positive integer"
+((ROUTING_CONNECTIONS <= 256)) || die "ROUTING_CONNECTIONS must be at most 256 (a wrk thread each)"
+[[ "$ROUTING_FAIL_RATE" =~ ^(0(\.[0-9]+)?|1(\.0*)?)$ ]] ||
+  die "ROUTING_FAIL_RATE must be a number from 0 to 1 (got '$ROUTING_FAIL_RATE')"
+[[ "$ROUTING_DELAY_MS" =~ ^[0-9]+$ ]] || die "ROUTING_DELAY_MS must be a whole number of ms"
+for g in $ROUTING_GROUPS; do
+  case "$g" in
+    weighted | round_robin | least_inflight | lowest_latency | lowest_cost | no_retries) ;;
+    *) die "unknown group '$g' in ROUTING_GROUPS" ;;
+  esac
+done
+if [[ "$ROUTING" == 1 ]]; then [[ -n "${ROUTING_GROUPS// /}" ]] || die "ROUTING_GROUPS is empty"; fi
+[[ -n "$TARGETS" || "$ROUTING" == 1 || "$CODEC" == 1 || "$LEDGER" == 1 ]] ||
+  die "nothing to run: TARGETS=none, ROUTING=0, CODEC=0 and LEDGER=0"
 
 fake_bin="$BUILD_DIR/bench/sy_fake_upstream"
 sy_bin="$BUILD_DIR/switchyard"
@@ -67,9 +97,9 @@ ledger_bin="$BUILD_DIR/bench/sy_ledger_bench"
 with_postgres="$root/tests/support/with_postgres.sh"
 [[ -x "$fake_bin" ]] ||
   die "$fake_bin not found: build it with 'cmake --build ${BUILD_DIR#"$root/"} --target sy_fake_upstream' (or 'make build')"
-if want switchyard || want translated; then
+if want switchyard || want translated || [[ "$ROUTING" == 1 ]]; then
   [[ -x "$sy_bin" ]] ||
-    die "$sy_bin not found: run 'make build' first, or TARGETS=\"direct nginx\" to leave it out"
+    die "$sy_bin not found: run 'make build' first, or TARGETS=\"direct nginx\" ROUTING=0 to leave it out"
 fi
 if [[ "$CODEC" == 1 ]]; then
   [[ -x "$codec_bin" ]] ||
@@ -274,13 +304,15 @@ fi
 # ---- Start the servers --------------------------------------------------------------------------
 
 note "results in ${run_dir#"$root/"}"
-"$fake_bin" --host 127.0.0.1 --port 0 --threads "$WORKERS" >"$run_dir/fake_upstream.log" 2>&1 &
-pid[direct]=$!
-wait_ready fake_upstream "${pid[direct]}" "$run_dir/fake_upstream.log" ""
-base[direct]="$ready_url"
-upstream_port="${base[direct]##*:}"
-probe direct "${base[direct]}"
-if want translated; then probe_messages "${base[direct]}"; fi
+if [[ -n "$TARGETS" ]]; then
+  "$fake_bin" --host 127.0.0.1 --port 0 --threads "$WORKERS" >"$run_dir/fake_upstream.log" 2>&1 &
+  pid[direct]=$!
+  wait_ready fake_upstream "${pid[direct]}" "$run_dir/fake_upstream.log" ""
+  base[direct]="$ready_url"
+  upstream_port="${base[direct]##*:}"
+  probe direct "${base[direct]}"
+  if want translated; then probe_messages "${base[direct]}"; fi
+fi
 
 if want nginx; then
   nginx_port="$(free_port)"
@@ -402,6 +434,121 @@ for scenario in $SCENARIOS; do
   done
 done
 
+# ---- Routing strategies (ROUTING=1) -------------------------------------------------------------
+
+# Two fake upstreams behind one gateway: `flaky` answers ROUTING_FAIL_RATE of its chat requests
+# with a 503, `slow` waits ROUTING_DELAY_MS before each answer. One model group per strategy
+# (ROUTING_GROUPS), both deployments in each. Every group has channels of its own (flaky-<group>,
+# slow-<group>): the gateway keeps what it learns (circuit breakers, latencies) per deployment and
+# per upstream key, and a group must not start with what the one before it taught the gateway.
+declare -A r_rps=() r_p50=() r_p99=() r_total=() r_bad=() r_ok=() r_attempts=() r_by_flaky=() \
+  r_by_slow=() r_flaky_calls=() r_flaky_503=() r_slow_calls=() r_statuses=()
+
+group_strategy() {  # group -> its strategy, as the table shows it
+  case "$1" in
+    no_retries) echo "weighted, retries: 0" ;;
+    *) echo "$1" ;;
+  esac
+}
+
+# The fake upstream's GET /stats: "answered failed".
+upstream_stats() {  # base_url
+  local json
+  json="$(curl -fsS --max-time 5 "$1/stats")" || die "GET $1/stats failed"
+  sed -E 's/.*"answered":([0-9]+).*"failed":([0-9]+).*/\1 \2/' <<<"$json"
+}
+
+if [[ "$ROUTING" == 1 ]]; then
+  "$fake_bin" --host 127.0.0.1 --port 0 --threads "$WORKERS" --fail-rate "$ROUTING_FAIL_RATE" \
+    >"$run_dir/routing-flaky.log" 2>&1 &
+  pid[routing-flaky]=$!
+  wait_ready routing-flaky "${pid[routing-flaky]}" "$run_dir/routing-flaky.log" ""
+  base[routing-flaky]="$ready_url"
+  "$fake_bin" --host 127.0.0.1 --port 0 --threads "$WORKERS" --delay-ms "$ROUTING_DELAY_MS" \
+    >"$run_dir/routing-slow.log" 2>&1 &
+  pid[routing-slow]=$!
+  wait_ready routing-slow "${pid[routing-slow]}" "$run_dir/routing-slow.log" ""
+  base[routing-slow]="$ready_url"
+  upstream_stats "${base[routing-flaky]}" >/dev/null
+  upstream_stats "${base[routing-slow]}" >/dev/null
+
+  port="$(free_port)"
+  {
+    echo "listen: 127.0.0.1:$port"
+    echo "workers: $WORKERS"
+    echo "log: { access: off }"
+    echo "database: sqlite:$tmp/routing.db"
+    echo "channels:"
+    for g in $ROUTING_GROUPS; do
+      echo "  - { name: flaky-$g, type: openai, base_url: \"${base[routing-flaky]}/v1\","
+      echo "      api_keys: [ sk-flaky-$g ], pricing: { m: { input: 0.50, output: 1.50 } } }"
+      echo "  - { name: slow-$g, type: openai, base_url: \"${base[routing-slow]}/v1\","
+      echo "      api_keys: [ sk-slow-$g ], pricing: { m: { input: 2.50, output: 10.00 } } }"
+    done
+    echo "models:"
+    for g in $ROUTING_GROUPS; do
+      strategy=$g retries=""
+      [[ $g == no_retries ]] && strategy=weighted retries=" retries: 0,"
+      echo "  $g: { strategy: $strategy,$retries deployments: [ { channel: flaky-$g, model: m },"
+      echo "        { channel: slow-$g, model: m } ] }"
+    done
+    if [[ -n "$ROUTING_BREAKER" ]]; then echo "routing: { breaker: $ROUTING_BREAKER }"; fi
+    echo "keys:"
+    echo "  - { name: bench, key: $BENCH_KEY, models: [ \"*\" ] }"
+  } >"$tmp/routing.yaml"
+  cp "$tmp/routing.yaml" "$run_dir/routing.yaml"
+  "$sy_bin" serve --config "$tmp/routing.yaml" >"$run_dir/routing.log" 2>&1 &
+  pid[routing]=$!
+  wait_ready routing "${pid[routing]}" "$run_dir/routing.log" "http://127.0.0.1:$port"
+  base[routing]="$ready_url"
+  note "routing: gateway at ${base[routing]}, flaky upstream (fails $ROUTING_FAIL_RATE) at" \
+    "${base[routing-flaky]}, slow upstream (+${ROUTING_DELAY_MS} ms) at ${base[routing-slow]}"
+
+  for g in $ROUTING_GROUPS; do
+    out="$run_dir/routing-$g.txt"
+    note "routing: model group $g ($(group_strategy "$g")) for $ROUTING_DURATION"
+    stats="$(upstream_stats "${base[routing-flaky]}")"
+    read -r fa0 ff0 <<<"$stats"
+    stats="$(upstream_stats "${base[routing-slow]}")"
+    read -r sa0 _ <<<"$stats"
+    # No warm-up: what a strategy has to learn first (which deployment fails, which is slow) is
+    # part of what is measured. One connection per wrk thread: the Lua script times each request
+    # itself (wrk's --latency percentiles are corrected for coordinated omission, see the script).
+    export SY_BENCH_MODEL="$g"
+    run_wrk "$out" -t "$ROUTING_CONNECTIONS" -c "$ROUTING_CONNECTIONS" -d "$ROUTING_DURATION" \
+      --timeout 10s -s "$bench_dir/post_chat_routing.lua" "${base[routing]}$CHAT_PATH" ||
+      { cat "$out" >&2; die "wrk failed against the routing gateway (group $g)"; }
+    stats="$(upstream_stats "${base[routing-flaky]}")"
+    read -r fa1 ff1 <<<"$stats"
+    stats="$(upstream_stats "${base[routing-slow]}")"
+    read -r sa1 _ <<<"$stats"
+    alive_or_die routing "${pid[routing]}" "$run_dir/routing.log"
+    alive_or_die routing-flaky "${pid[routing-flaky]}" "$run_dir/routing-flaky.log"
+    alive_or_die routing-slow "${pid[routing-slow]}" "$run_dir/routing-slow.log"
+
+    r_rps[$g]="$(awk '/^Requests\/sec:/ {print $2}' "$out")"
+    r_p50[$g]="$(awk '$1 == "routing:" && $2 == "p50_us" {print $3}' "$out")"
+    r_p99[$g]="$(awk '$1 == "routing:" && $2 == "p99_us" {print $3}' "$out")"
+    r_total[$g]="$(awk '/ requests in / {print $1; exit}' "$out")"
+    r_bad[$g]="$(awk '/^ *Non-2xx or 3xx responses:/ {e += $NF}
+      /^ *Socket errors:/ {gsub(/,/, ""); e += $4 + $6 + $8 + $10} END {print e + 0}' "$out")"
+    r_ok[$g]="$(awk '$1 == "routing:" && $2 == "ok" {print $3}' "$out")"
+    r_attempts[$g]="$(awk '$1 == "routing:" && $2 == "attempts" {print $3}' "$out")"
+    r_by_flaky[$g]="$(awk '$1 == "routing:" && $2 == "served" && $3 ~ /^flaky-/ {n += $4}
+      END {print n + 0}' "$out")"
+    r_by_slow[$g]="$(awk '$1 == "routing:" && $2 == "served" && $3 ~ /^slow-/ {n += $4}
+      END {print n + 0}' "$out")"
+    r_statuses[$g]="$(awk '$1 == "routing:" && $2 == "status" {printf "%s%s x%s", sep, $3, $4; sep = ", "}' "$out")"
+    r_flaky_calls[$g]=$((fa1 - fa0))
+    r_flaky_503[$g]=$((ff1 - ff0))
+    r_slow_calls[$g]=$((sa1 - sa0))
+    [[ -n "${r_rps[$g]}" && -n "${r_p50[$g]}" && -n "${r_p99[$g]}" && -n "${r_total[$g]}" &&
+      -n "${r_ok[$g]}" ]] || { cat "$out" >&2; die "could not parse the wrk output in $out"; }
+    ((r_ok[$g] > 0)) ||
+      { cat "$out" >&2; die "routing: no request of group $g succeeded (see $out, $run_dir/routing.log)"; }
+  done
+fi
+
 # ---- Report -------------------------------------------------------------------------------------
 
 # One cell of the ledger table from Google Benchmark's JSON (one field a line): "commit:N" gives
@@ -435,37 +582,39 @@ fmt_us() {  # microseconds -> 812us / 1.23ms / 2.10s
 }
 
 {
-  echo "Switchyard benchmark $stamp: $(nproc) CPUs, servers with $WORKERS workers each;"
-  echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION on the same machine (it shares the CPUs)."
-  echo "cpu/req: CPU time of the target process(es) alone (for nginx and switchyard: the proxy,"
-  echo "without the fake upstream behind it) per completed request. translated: Switchyard"
-  echo "relaying the same OpenAI requests to an Anthropic upstream (type: anthropic), through the"
-  echo "protocol hub; vs passthru = its req/s / switchyard's."
-  echo
-  printf '%-11s %-11s %10s %9s %9s %7s %8s %9s %11s %20s\n' scenario target req/s p50 p99 \
-    errors cpu/req "vs nginx" "vs passthru" "added p50 vs direct"
-  for scenario in $SCENARIOS; do
-    for target in direct nginx switchyard translated; do
-      want "$target" || continue
-      k="$scenario/$target"
-      ratio="" added="" passthru=""
-      if [[ ($target == switchyard || $target == translated) && -n "${rps[$scenario/nginx]:-}" ]]; then
-        ratio="$(awk -v a="${rps[$k]}" -v b="${rps[$scenario/nginx]}" \
-          'BEGIN { if (b > 0) printf "%.2fx", a / b }')"
-      fi
-      if [[ $target == translated && -n "${rps[$scenario/switchyard]:-}" ]]; then
-        passthru="$(awk -v a="${rps[$k]}" -v b="${rps[$scenario/switchyard]}" \
-          'BEGIN { if (b > 0) printf "%.2fx", a / b }')"
-      fi
-      if [[ $target != direct && -n "${p50[$scenario/direct]:-}" ]]; then
-        added="$(awk -v a="${p50[$k]}" -v b="${p50[$scenario/direct]}" \
-          'BEGIN { d = a - b; printf "%s%dus", (d >= 0 ? "+" : ""), d }')"
-      fi
-      printf '%-11s %-11s %10.0f %9s %9s %7s %8s %9s %11s %20s\n' "$scenario" "$target" \
-        "${rps[$k]}" "$(fmt_us "${p50[$k]}")" "$(fmt_us "${p99[$k]}")" "${errors[$k]}" \
-        "$(fmt_us "${cpu_req[$k]}")" "${ratio:--}" "${passthru:--}" "${added:--}"
+  if [[ -n "$TARGETS" ]]; then
+    echo "Switchyard benchmark $stamp: $(nproc) CPUs, servers with $WORKERS workers each;"
+    echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION on the same machine (it shares the CPUs)."
+    echo "cpu/req: CPU time of the target process(es) alone (for nginx and switchyard: the proxy,"
+    echo "without the fake upstream behind it) per completed request. translated: Switchyard"
+    echo "relaying the same OpenAI requests to an Anthropic upstream (type: anthropic), through the"
+    echo "protocol hub; vs passthru = its req/s / switchyard's."
+    echo
+    printf '%-11s %-11s %10s %9s %9s %7s %8s %9s %11s %20s\n' scenario target req/s p50 p99 \
+      errors cpu/req "vs nginx" "vs passthru" "added p50 vs direct"
+    for scenario in $SCENARIOS; do
+      for target in direct nginx switchyard translated; do
+        want "$target" || continue
+        k="$scenario/$target"
+        ratio="" added="" passthru=""
+        if [[ ($target == switchyard || $target == translated) && -n "${rps[$scenario/nginx]:-}" ]]; then
+          ratio="$(awk -v a="${rps[$k]}" -v b="${rps[$scenario/nginx]}" \
+            'BEGIN { if (b > 0) printf "%.2fx", a / b }')"
+        fi
+        if [[ $target == translated && -n "${rps[$scenario/switchyard]:-}" ]]; then
+          passthru="$(awk -v a="${rps[$k]}" -v b="${rps[$scenario/switchyard]}" \
+            'BEGIN { if (b > 0) printf "%.2fx", a / b }')"
+        fi
+        if [[ $target != direct && -n "${p50[$scenario/direct]:-}" ]]; then
+          added="$(awk -v a="${p50[$k]}" -v b="${p50[$scenario/direct]}" \
+            'BEGIN { d = a - b; printf "%s%dus", (d >= 0 ? "+" : ""), d }')"
+        fi
+        printf '%-11s %-11s %10.0f %9s %9s %7s %8s %9s %11s %20s\n' "$scenario" "$target" \
+          "${rps[$k]}" "$(fmt_us "${p50[$k]}")" "$(fmt_us "${p99[$k]}")" "${errors[$k]}" \
+          "$(fmt_us "${cpu_req[$k]}")" "${ratio:--}" "${passthru:--}" "${added:--}"
+      done
     done
-  done
+  fi
   if [[ "$CODEC" == 1 ]]; then
     echo
     echo "Codec micro-benchmarks (sy_codec_bench; full output in codec.txt and codec.json):"
@@ -493,6 +642,34 @@ fmt_us() {  # microseconds -> 812us / 1.23ms / 2.10s
       printf '%-22s %28s %28s\n' "$line" "${sq:--}" "${pg:--}"
     done
     [[ "$ledger_postgres" == ran ]] || echo "PostgreSQL skipped: $ledger_postgres"
+  fi
+  if [[ "$ROUTING" == 1 ]]; then
+    echo
+    echo "Routing strategies: one gateway, two deployments of one model (wrk -t$ROUTING_CONNECTIONS"
+    echo "-c$ROUTING_CONNECTIONS -d$ROUTING_DURATION per group, from a cold start): flaky answers"
+    echo "$ROUTING_FAIL_RATE of its requests with a 503 and is cheaper; slow answers all, after"
+    echo "${ROUTING_DELAY_MS} ms. success: 2xx / all answers. p50, p99: of all answers, timed by the"
+    echo "Lua script (not wrk's --latency). by flaky, by slow: who served the 2xx"
+    echo "(x-sy-deployment). tries/req: upstream attempts per client request (x-sy-attempts)."
+    echo "flaky calls, slow calls: requests the upstreams got (503s: flaky's failures)."
+    echo "routing.breaker: ${ROUTING_BREAKER:-the defaults}."
+    printf '%-15s %-21s %7s %8s %8s %8s %8s %8s %9s %18s %10s\n' group strategy req/s success \
+      p50 p99 "by flaky" "by slow" "tries/req" "flaky calls (503s)" "slow calls"
+    for g in $ROUTING_GROUPS; do
+      printf '%-15s %-21s %7.0f %8s %8s %8s %8s %8s %9s %18s %10s\n' "$g" "$(group_strategy "$g")" \
+        "${r_rps[$g]}" \
+        "$(awk -v t="${r_total[$g]}" -v b="${r_bad[$g]}" \
+          'BEGIN { if (t > 0) printf "%.2f%%", (t - b) * 100 / t; else print "-" }')" \
+        "$(fmt_us "${r_p50[$g]}")" "$(fmt_us "${r_p99[$g]}")" \
+        "$(awk -v n="${r_by_flaky[$g]}" -v ok="${r_ok[$g]}" 'BEGIN { printf "%.1f%%", n * 100 / ok }')" \
+        "$(awk -v n="${r_by_slow[$g]}" -v ok="${r_ok[$g]}" 'BEGIN { printf "%.1f%%", n * 100 / ok }')" \
+        "$(awk -v a="${r_attempts[$g]:-0}" -v t="${r_total[$g]}" \
+          'BEGIN { if (t > 0) printf "%.3f", a / t; else print "-" }')" \
+        "${r_flaky_calls[$g]} (${r_flaky_503[$g]})" "${r_slow_calls[$g]}"
+    done
+    for g in $ROUTING_GROUPS; do
+      if [[ -n "${r_statuses[$g]}" ]]; then echo "$g: failed answers by status: ${r_statuses[$g]}"; fi
+    done
   fi
 } | tee "$run_dir/summary.txt"
 
