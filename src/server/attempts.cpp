@@ -85,8 +85,10 @@ void record_attempt(request_context& ctx, const deployment& d, int key_index, ro
       return;
     case verdict::failure:
     case verdict::broken:
+      // The deployment's (model, region) failure, not the key's: a key is only judged by what
+      // concerns it (429, 401/403), so one failing model does not shut the key off for the
+      // channel's other models.
       deployment_breaker.record(outcome::failure, now);
-      if (key) key->breaker.record(outcome::failure, now);
       return;
     case verdict::rate_limited:
       // Busy, not broken: the key rests (a keyless channel: the deployment).

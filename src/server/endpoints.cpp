@@ -598,6 +598,7 @@ asio::awaitable<void> relay(request_context& ctx, inbound& in) {
   int in_group = 0;
   bool group_done = false;
   std::optional<std::chrono::milliseconds> wait_hint;  // a 429's retry-after
+  bool waited = false;                                 // (waited for once per request)
   std::optional<ir::request> decoded;                  // translation: decoded once
   bool media_inlined = false;
   std::optional<upstream::call> c;
@@ -623,11 +624,12 @@ asio::awaitable<void> relay(request_context& ctx, inbound& in) {
         };
       }
       d = routing::pick(*group, want);
-      if (!d && wait_hint && *wait_hint <= routing_cfg.max_retry_after &&
+      if (!d && !waited && wait_hint && *wait_hint <= routing_cfg.max_retry_after &&
           *wait_hint < time_left()) {
         // Every deployment rests after a 429: wait as long as the upstream asked, once.
         asio::steady_timer pause(ctx.w.io(), *wait_hint);
         wait_hint.reset();
+        waited = true;
         co_await pause.async_wait(use_tuple);
         if (ctx.client_gone) co_return;
         continue;
@@ -788,8 +790,6 @@ asio::awaitable<void> relay(request_context& ctx, inbound& in) {
           upstream::translation{in.protocol, upstream_protocol, stream_options_for(ctx, in)};
     }
     c->hold_failures = true;
-    c->hold_client_errors = controls.fallbacks && (!group->context_window_fallbacks.empty() ||
-                                                   !group->content_policy_fallbacks.empty());
     c->deadline = deadline;
     begin_attempt(ctx);
     const auto attempt_start = clock::now();

@@ -458,7 +458,7 @@ asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream&
                                                ": malformed response: " + hec.message()}};
   }
   ctx.first_byte = steady::now();
-  if (c.hold_failures && holds(parser.get().result_int(), c.hold_client_errors)) {
+  if (c.hold_failures && holds(parser.get().result_int())) {
     auto held = co_await hold_answer(ctx, conn, stream, parser, c, deadline);
     co_return held;
   }
@@ -618,17 +618,16 @@ asio::awaitable<std::optional<error>> forward(request_context& ctx, pool& connec
                   "upstream " + c.target.name() + ": connection closed before a response"};
 }
 
-bool holds(unsigned status, bool client_errors) {
+bool holds(unsigned status) {
   switch (status) {
+    case 400:
     case 401:
     case 403:
     case 408:
-    case 429:
-      return true;
-    case 400:
     case 413:
     case 422:
-      return client_errors;
+    case 429:
+      return true;
     default:
       return status >= 500;
   }

@@ -29,7 +29,7 @@ struct translation {
 };
 
 // An upstream answer the router may act on (retry elsewhere, fall back), read whole and not yet
-// sent to the client: a 408, 429, 5xx, 401 or 403, or (when asked) a 400/413/422.
+// sent to the client: a 400, 401, 403, 408, 413, 422, 429 or 5xx.
 struct held_answer {
   unsigned status = 0;
   std::string body;                                          // up to max_held_failure bytes
@@ -50,18 +50,17 @@ struct call {
   // Passthrough of an OpenAI stream whose usage the gateway asked for and the client did not:
   // the usage chunk and the "usage":null members are kept from the client.
   bool hide_usage = false;
-  // Failures are held (see held_answer) instead of relayed; 400, 413 and 422 too when
-  // `hold_client_errors` (a group with context-window or content-policy fallbacks reads them).
+  // Failures, and 400/413/422 (a context-window or content-policy refusal, an "overloaded"
+  // body), are held (see held_answer) instead of relayed, for the router to classify.
   bool hold_failures = false;
-  bool hold_client_errors = false;
   std::optional<held_answer> held;  // set by forward when it held the answer
   // The request's own deadline (a group's timeout_ms, x-sy-timeout-ms), if sooner than the
   // channel's total timeout.
   std::optional<std::chrono::steady_clock::time_point> deadline;
 };
 
-// Whether an upstream status is held when failures are (hold_client_errors for 400/413/422).
-bool holds(unsigned status, bool client_errors);
+// Whether an upstream status is held when failures are.
+bool holds(unsigned status);
 
 // Relays the upstream's response (any status) to the client through ctx.out. Returns the error
 // to send the client when the exchange failed before any response byte went out.

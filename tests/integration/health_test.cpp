@@ -118,5 +118,40 @@ keys:
   EXPECT_GE(asked_a_after, 1);
 }
 
+// A failing model opens its deployment's circuit, not its upstream key's: the channel's other
+// models keep being served with the same key.
+TEST(admin_health, one_failing_model_does_not_shut_the_key_off_for_the_others) {
+  fake_upstream up([&](const fake_request& r, fake_responder& out) {
+    if (r.body.find("\"m1\"") != std::string::npos) {
+      out.send(503, R"({"error":{"message":"down","type":"server_error"}})");
+      return;
+    }
+    out.send(200, completion_json("m2", "fine"));
+  });
+  gateway gw(R"(
+database: none
+channels:
+  - name: shared
+    type: openai
+    base_url: )" +
+             up.url() + R"(
+    api_keys: [ "sk-upstream-only" ]
+    models: [ m1, m2 ]
+routing: { retries: 0, breaker: { consecutive_failures: 2, cooldown_ms: 60000 } }
+keys:
+  - { name: app, key: )" +
+             key + R"( }
+)");
+  http_client client(gw.port());
+  for (int i = 0; i < 4; ++i)
+    EXPECT_NE(client.post("/v1/chat/completions", chat_body("m1"), key).status, 200);
+  // m1's circuit is open now: refused without asking the upstream.
+  EXPECT_EQ(client.post("/v1/chat/completions", chat_body("m1"), key).status, 503);
+  for (int i = 0; i < 3; ++i) {
+    auto res = client.post("/v1/chat/completions", chat_body("m2"), key);
+    EXPECT_EQ(res.status, 200) << res.body;
+  }
+}
+
 }  // namespace
 }  // namespace sy::test
