@@ -409,11 +409,24 @@ class reader {
     names("content_policy_fallbacks", g.content_policy_fallbacks);
     if (node["retries"]) g.retries = integer<int>(node["retries"], path + ".retries", 0, 10);
     if (node["timeout_ms"]) g.timeout = duration_ms(node["timeout_ms"], path + ".timeout_ms");
-    if (node["hedge"]) {
-      // Parsed and refused rather than ignored: a config that asks for hedging must not run
-      // without it unnoticed.
-      fail(node["hedge"], path + ".hedge",
-           "hedging is not available in this version yet (see docs/routing.md)");
+    if (auto h = node["hedge"]) {
+      only_keys(h, path + ".hedge", {"after", "after_ms", "min_after_ms", "min_samples"});
+      hedge_config hc;
+      if (h["after"] && h["after_ms"]) {
+        fail(h, path + ".hedge", "give either after (p95) or after_ms");
+      }
+      if (!h["after"] && !h["after_ms"]) fail(h, path + ".hedge", "missing key 'after' (p95)");
+      if (h["after"] && scalar(h["after"], path + ".hedge.after") != "p95") {
+        fail(h["after"], path + ".hedge.after", "expected p95 (or give after_ms)");
+      }
+      if (h["after_ms"]) hc.after = duration_ms(h["after_ms"], path + ".hedge.after_ms");
+      if (h["min_after_ms"]) {
+        hc.min_after = duration_ms(h["min_after_ms"], path + ".hedge.min_after_ms");
+      }
+      if (h["min_samples"]) {
+        hc.min_samples = integer<int>(h["min_samples"], path + ".hedge.min_samples", 1, 100000);
+      }
+      g.hedge = hc;
     }
     return g;
   }

@@ -10,6 +10,7 @@
 #include "protocol/openai/usage_sniffer.h"
 #include "server/response_writer.h"
 #include "server/runtime.h"
+#include "upstream/race.h"
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/message.hpp>
@@ -95,6 +96,11 @@ struct request_context {
 
   // Set while an upstream connection is in use, so a client that goes away can drop it at once.
   beast::tcp_stream* upstream = nullptr;
+  upstream::race* racing = nullptr;  // while two hedged attempts race (both are dropped)
+  std::string_view hedge;            // "won" / "lost" when the request was hedged (access log)
+  // The snapshot the request started with (held by the session), for work that may outlive
+  // the request (a hedged attempt that lost).
+  const std::shared_ptr<const runtime>* snapshot = nullptr;
   bool client_gone = false;
 };
 

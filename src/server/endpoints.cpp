@@ -27,6 +27,8 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -138,6 +140,10 @@ class client_watch {
           ctx.client_gone = true;
           boost::system::error_code ignored;
           if (ctx.upstream) ctx.upstream->socket().close(ignored);
+          if (ctx.racing) {
+            ctx.racing->close(0);
+            ctx.racing->close(1);
+          }
           socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);  // ends a mock stream
         }));
   }
@@ -548,6 +554,205 @@ void log_dropped(const request_context& ctx, const ir::dropped_fields& dropped, 
                ctx.request_id, names, ir::to_string(to));
 }
 
+// The upstream call of one attempt on `d` (not a mock): passthrough (the body as bytes, only the
+// model rewritten; a copy, as another attempt may need the original) or translation (`decoded`
+// encoded in the channel's protocol).
+// `served`: the group's name (a glob deployment's upstream name).
+std::variant<std::shared_ptr<upstream::call>, error> make_call(request_context& ctx,
+                                                               const inbound& in,
+                                                               const deployment& d,
+                                                               std::string_view served,
+                                                               const ir::request* decoded) {
+  const auto type = d.target->config().type;
+  const auto upstream_protocol = providers::protocol_of(type);
+  const std::string_view upstream_model = d.upstream_model.empty() ? served : d.upstream_model;
+  const providers::client_headers from_client{
+      in.protocol == ir::protocol::anthropic ? std::string_view(ctx.req["anthropic-version"])
+                                             : std::string_view{},
+      in.protocol == ir::protocol::anthropic ? std::string_view(ctx.req["anthropic-beta"])
+                                             : std::string_view{}};
+  auto c = std::make_shared<upstream::call>(upstream::call{*d.target});
+  c->stream = in.stream;
+  if (upstream_protocol == in.protocol) {
+    auto out =
+        providers::build(*d.target,
+                         in.kind == openai::endpoint::embeddings ? providers::operation::embeddings
+                                                                 : providers::operation::chat,
+                         upstream_model, in.stream, from_client, !in.json_array);
+    c->path = std::move(out.target);
+    c->headers = std::move(out.headers);
+    c->key_index = out.key_index;
+    c->body = ctx.req.body();
+    if (in.protocol != ir::protocol::gemini && upstream_model != in.model) {
+      openai::rewrite_model(c->body, in.probe, upstream_model);
+    }
+    // An OpenAI stream reports usage only when asked: ask, and hide it from a client that did
+    // not (a client's own stream_options is left as it is).
+    if (in.protocol == ir::protocol::openai && in.kind == openai::endpoint::chat_completions &&
+        in.stream && !in.probe.has_stream_options) {
+      c->hide_usage = openai::inject_include_usage(c->body);
+    }
+  } else {
+    ir::request req = *decoded;
+    req.model = std::string(upstream_model);
+    req.stream = in.stream;
+    const auto& vendor = d.target->config().vendor;
+    req.use_max_completion_tokens = vendor == "openai" || vendor == "azure";
+    if (upstream_protocol == ir::protocol::anthropic && !req.max_tokens) {
+      req.max_tokens = providers::default_max_tokens(upstream_model);
+    }
+    ir::dropped_fields dropped;
+    auto encoded = ir::encode_request(upstream_protocol, req, dropped);
+    if (auto* e = std::get_if<error>(&encoded)) return std::move(*e);
+    log_dropped(ctx, dropped, upstream_protocol);
+    auto out = providers::build(*d.target, providers::operation::chat, upstream_model, in.stream,
+                                from_client);
+    c->path = std::move(out.target);
+    c->headers = std::move(out.headers);
+    c->key_index = out.key_index;
+    c->body = std::move(std::get<std::string>(encoded));
+    c->translate =
+        upstream::translation{in.protocol, upstream_protocol, stream_options_for(ctx, in)};
+  }
+  c->hold_failures = true;
+  return c;
+}
+
+// Hedging (docs/routing.md): what two racing attempts share. Held by both legs, so a leg that
+// lost may end after the request did.
+struct hedge_state {
+  upstream::race race;
+  std::shared_ptr<const runtime> snapshot;  // keeps the channels alive for a late loser
+  std::array<std::shared_ptr<upstream::call>, 2> calls;
+  std::array<std::optional<error>, 2> failure;
+  std::array<bool, 2> done{};
+  asio::steady_timer* wake = nullptr;  // the request's, while it waits
+};
+
+// One leg of a hedged attempt. After losing, it touches neither `ctx` nor the request.
+asio::awaitable<void> hedge_leg(request_context& ctx, upstream::pool& pool,
+                                std::shared_ptr<hedge_state> st, int i) {
+  auto call = st->calls[static_cast<std::size_t>(i)];
+  auto f = co_await upstream::forward(ctx, pool, *call);
+  st->failure[static_cast<std::size_t>(i)] = std::move(f);
+  st->done[static_cast<std::size_t>(i)] = true;
+  if (st->wake) st->wake->cancel();
+}
+
+// When a hedge starts: the group's fixed `after`, or the deployment's p95 time to first byte.
+std::optional<std::chrono::milliseconds> hedge_delay(const hedge_config& h, const deployment& d) {
+  auto after = h.after ? h.after : d.health->ttft_percentile(95, h.min_samples);
+  if (!after) return std::nullopt;
+  return std::max(*after, h.min_after);
+}
+
+// The result of a hedged attempt for the attempt loop: the leg it continues with.
+struct hedged_result {
+  const deployment* d = nullptr;
+  std::shared_ptr<upstream::call> c;
+  std::optional<error> failure;
+  clock::time_point started;
+};
+
+// One attempt on `d` (its call `c` built), and, when no first byte came within `after`, the same
+// request on a second deployment: the first answer claims the client, the other is dropped. A
+// second leg that failed is recorded here and added to `failed`.
+asio::awaitable<hedged_result> hedged_attempt(request_context& ctx, const inbound& in,
+                                              const model_group& group, const std::string& served,
+                                              const deployment* d,
+                                              std::shared_ptr<upstream::call> c,
+                                              std::chrono::milliseconds after, int& attempts,
+                                              const ir::request* decoded, bool media_inlined,
+                                              std::vector<const deployment*>& failed) {
+  auto st = std::make_shared<hedge_state>();
+  if (ctx.snapshot) st->snapshot = *ctx.snapshot;
+  st->calls[0] = c;
+  std::array<const deployment*, 2> legs{d, nullptr};
+  std::array<clock::time_point, 2> started{clock::now(), {}};
+  c->racing = &st->race;
+  c->racer = 0;
+  st->race.on_claim = [&ctx, &legs, &attempts, &served](int w) {
+    const auto& winner = *legs[static_cast<std::size_t>(w)];
+    if (w == 1) {
+      ctx.channel = winner.target->name();
+      ctx.upstream_model = winner.upstream_model.empty() ? served : winner.upstream_model;
+      ctx.model_price.reset();
+      ctx.price_known = false;
+      ctx.upstream_protocol = providers::protocol_of(winner.target->config().type);
+    }
+    ctx.out.routed(winner.id, attempts);
+    ctx.hedge = legs[1] ? (w == 1 ? "won" : "lost") : "";
+  };
+  ctx.racing = &st->race;
+  asio::steady_timer wake(ctx.w.io());
+  wake.expires_after(after);
+  st->wake = &wake;
+  routing::inflight_guard busy0(d->health.get());
+  routing::inflight_guard busy1;
+  asio::co_spawn(ctx.w.io(), hedge_leg(ctx, ctx.w.pool(), st, 0), asio::detached);
+  bool second = false;
+  while (true) {
+    const int w = st->race.winner;
+    if (w >= 0 ? st->done[static_cast<std::size_t>(w)] : st->done[0] && (!legs[1] || st->done[1]))
+      break;
+    auto [ec] = co_await wake.async_wait(use_tuple);
+    if (ec || second || st->race.winner >= 0 || st->done[0] || ctx.client_gone) continue;
+    // No first byte in time: the same request on another deployment.
+    second = true;
+    wake.expires_at(asio::steady_timer::time_point::max());
+    std::vector<const deployment*> avoid = failed;
+    avoid.push_back(d);
+    routing::pick_request want;
+    want.random = ctx.w.random();
+    want.failed = &avoid;
+    const auto* d2 = routing::pick(group, want);
+    if (!d2 || d2 == d || d2->target->config().type == channel_type::mock) continue;
+    const bool translated = providers::protocol_of(d2->target->config().type) != in.protocol;
+    if (translated &&
+        (!decoded || (providers::protocol_of(d2->target->config().type) == ir::protocol::gemini &&
+                      !media_inlined))) {
+      continue;  // its call cannot be built without a wait: no hedge
+    }
+    auto made = make_call(ctx, in, *d2, served, decoded);
+    if (std::holds_alternative<error>(made)) continue;
+    auto c2 = std::move(std::get<std::shared_ptr<upstream::call>>(made));
+    c2->deadline = c->deadline;
+    c2->racing = &st->race;
+    c2->racer = 1;
+    st->calls[1] = c2;
+    legs[1] = d2;
+    started[1] = clock::now();
+    busy1 = routing::inflight_guard(d2->health.get());
+    ++attempts;
+    ctx.attempts = attempts;
+    asio::co_spawn(ctx.w.io(), hedge_leg(ctx, ctx.w.pool(), st, 1), asio::detached);
+  }
+  st->wake = nullptr;
+  ctx.racing = nullptr;
+  const int w = st->race.winner;
+  // The leg the loop continues with: the winner; when nobody claimed the client (every leg
+  // failed), the first, and a second that failed is recorded here.
+  const int kept = w >= 0 ? w : 0;
+  const int other = 1 - kept;
+  if (legs[static_cast<std::size_t>(other)] && !st->race.lost(other) &&
+      st->done[static_cast<std::size_t>(other)] && !ctx.client_gone) {
+    const auto& oc = *st->calls[static_cast<std::size_t>(other)];
+    const auto& of = st->failure[static_cast<std::size_t>(other)];
+    const auto v = attempt_verdict(ctx, of, oc.held ? &*oc.held : nullptr);
+    if (v != routing::verdict::answer) {
+      record_attempt(ctx, *legs[static_cast<std::size_t>(other)], oc.key_index, v,
+                     oc.held ? &*oc.held : nullptr, started[static_cast<std::size_t>(other)]);
+      if (routing::retryable(v)) failed.push_back(legs[static_cast<std::size_t>(other)]);
+    }
+  }
+  hedged_result out;
+  out.d = legs[static_cast<std::size_t>(kept)];
+  out.c = st->calls[static_cast<std::size_t>(kept)];
+  out.failure = std::move(st->failure[static_cast<std::size_t>(kept)]);
+  out.started = started[static_cast<std::size_t>(kept)];
+  co_return out;
+}
+
 // Decode, admit, route, then passthrough (same protocol both sides), translation or mock.
 asio::awaitable<void> relay(request_context& ctx, inbound& in) {
   auto kind = in.kind;
@@ -601,7 +806,7 @@ asio::awaitable<void> relay(request_context& ctx, inbound& in) {
   bool waited = false;                                 // (waited for once per request)
   std::optional<ir::request> decoded;                  // translation: decoded once
   bool media_inlined = false;
-  std::optional<upstream::call> c;
+  std::shared_ptr<upstream::call> c;
   std::optional<error> failure;
   const std::int64_t expected_output =
       in.probe.max_output_tokens > 0 ? in.probe.max_output_tokens : 256;
@@ -711,94 +916,65 @@ asio::awaitable<void> relay(request_context& ctx, inbound& in) {
       co_return;
     }
 
-    const providers::client_headers from_client{
-        in.protocol == ir::protocol::anthropic ? std::string_view(ctx.req["anthropic-version"])
-                                               : std::string_view{},
-        in.protocol == ir::protocol::anthropic ? std::string_view(ctx.req["anthropic-beta"])
-                                               : std::string_view{}};
-    c.reset();
-    c.emplace(upstream::call{*d->target});
-    c->stream = in.stream;
-    int key_index = -1;
-    if (upstream_protocol == in.protocol && type != channel_type::mock) {
-      // Passthrough: the body travels as bytes, only the model value is rewritten. (A copy:
-      // another attempt may need the original.)
-      auto out =
-          providers::build(*d->target,
-                           kind == openai::endpoint::embeddings ? providers::operation::embeddings
-                                                                : providers::operation::chat,
-                           upstream_model, in.stream, from_client, !in.json_array);
-      c->path = std::move(out.target);
-      c->headers = std::move(out.headers);
-      key_index = out.key_index;
-      c->body = ctx.req.body();
-      if (in.protocol != ir::protocol::gemini && upstream_model != in.model) {
-        openai::rewrite_model(c->body, in.probe, upstream_model);
-      }
-      // An OpenAI stream reports usage only when asked: ask, and hide it from a client that did
-      // not (a client's own stream_options is left as it is).
-      if (in.protocol == ir::protocol::openai && kind == openai::endpoint::chat_completions &&
-          in.stream && !in.probe.has_stream_options) {
-        c->hide_usage = openai::inject_include_usage(c->body);
-      }
-    } else {
+    const bool translated = upstream_protocol != in.protocol || type == channel_type::mock;
+    if (translated && !decoded) {
       // Translation through the IR: decoded once, encoded for each deployment tried.
-      if (!decoded) {
-        auto result = ir::decode_request(in.protocol, ctx.req.body());
-        if (auto* e = std::get_if<error>(&result)) {
-          co_await send_error(ctx, *e);
-          co_return;
-        }
-        decoded = std::move(std::get<ir::request>(result));
-      }
-      if (upstream_protocol == ir::protocol::gemini && !media_inlined) {
-        // Gemini takes no http(s) URLs for media: the gateway downloads them (once).
-        auto fetch_failed = co_await upstream::inline_media(*decoded, ctx.rt.cfg.media_fetch);
-        if (fetch_failed) {
-          co_await send_error(ctx, *fetch_failed);
-          co_return;
-        }
-        media_inlined = true;
-      }
-      ir::request req = *decoded;
-      req.model = std::string(upstream_model);
-      req.stream = in.stream;
-      if (type == channel_type::mock) {
-        client_watch watch(ctx);
-        co_await serve_mock_translated(ctx, *d->target, in, req);
-        co_return;
-      }
-      const auto& vendor = d->target->config().vendor;
-      req.use_max_completion_tokens = vendor == "openai" || vendor == "azure";
-      if (upstream_protocol == ir::protocol::anthropic && !req.max_tokens) {
-        req.max_tokens = providers::default_max_tokens(upstream_model);
-      }
-      ir::dropped_fields dropped;
-      auto encoded = ir::encode_request(upstream_protocol, req, dropped);
-      if (auto* e = std::get_if<error>(&encoded)) {
+      auto result = ir::decode_request(in.protocol, ctx.req.body());
+      if (auto* e = std::get_if<error>(&result)) {
         co_await send_error(ctx, *e);
         co_return;
       }
-      log_dropped(ctx, dropped, upstream_protocol);
-      auto out = providers::build(*d->target, providers::operation::chat, upstream_model, in.stream,
-                                  from_client);
-      c->path = std::move(out.target);
-      c->headers = std::move(out.headers);
-      key_index = out.key_index;
-      c->body = std::move(std::get<std::string>(encoded));
-      c->translate =
-          upstream::translation{in.protocol, upstream_protocol, stream_options_for(ctx, in)};
+      decoded = std::move(std::get<ir::request>(result));
     }
+    if (translated && upstream_protocol == ir::protocol::gemini && !media_inlined) {
+      // Gemini takes no http(s) URLs for media: the gateway downloads them (once).
+      auto fetch_failed = co_await upstream::inline_media(*decoded, ctx.rt.cfg.media_fetch);
+      if (fetch_failed) {
+        co_await send_error(ctx, *fetch_failed);
+        co_return;
+      }
+      media_inlined = true;
+    }
+    if (type == channel_type::mock) {
+      ir::request req = *decoded;
+      req.model = std::string(upstream_model);
+      req.stream = in.stream;
+      client_watch watch(ctx);
+      co_await serve_mock_translated(ctx, *d->target, in, req);
+      co_return;
+    }
+    auto made = make_call(ctx, in, *d, served, decoded ? &*decoded : nullptr);
+    if (auto* e = std::get_if<error>(&made)) {
+      co_await send_error(ctx, *e);
+      co_return;
+    }
+    c = std::move(std::get<std::shared_ptr<upstream::call>>(made));
+    int key_index = c->key_index;
     c->hold_failures = true;
     c->deadline = deadline;
     begin_attempt(ctx);
-    const auto attempt_start = clock::now();
-    {
+    auto attempt_start = clock::now();
+    // Hedged: the first attempt of a group with `hedge`, once its deployment's p95 is known
+    // (never for a key with a budget: its reservation is for one deployment's price).
+    std::optional<std::chrono::milliseconds> hedge_after;
+    if (group->hedge && in_group == 1 && !ctx.budget.valid()) {
+      hedge_after = hedge_delay(*group->hedge, *d);
+    }
+    if (!hedge_after) {
       routing::inflight_guard busy(d->health.get());
       client_watch watch(ctx);
       // (Inline rather than shared with count_tokens: a coroutine of its own costs ~440
       // instructions per relayed request.)
       failure = co_await upstream::forward(ctx, ctx.w.pool(), *c);
+    } else {
+      client_watch watch(ctx);
+      auto hedged = co_await hedged_attempt(ctx, in, *group, served, d, c, *hedge_after, attempts,
+                                            decoded ? &*decoded : nullptr, media_inlined, failed);
+      d = hedged.d;
+      c = std::move(hedged.c);
+      failure = std::move(hedged.failure);
+      attempt_start = hedged.started;
+      key_index = c->key_index;
     }
     if (ctx.client_gone) break;
     const auto v = attempt_verdict(ctx, failure, c->held ? &*c->held : nullptr);

@@ -187,6 +187,7 @@ void finish(request_context& ctx) {
     }
   }
   if (ctx.attempts > 1) fmt::format_to(out, R"(,"attempts":{})", ctx.attempts);
+  if (!ctx.hedge.empty()) fmt::format_to(out, R"(,"hedge":"{}")", ctx.hedge);
   fmt::format_to(out, R"(,"status":{},"stream":{},"duration_ms":{:.3f},"ttfb_ms":)", status,
                  ctx.stream, duration * 1000);
   if (ctx.first_byte) {
@@ -334,6 +335,7 @@ asio::awaitable<void> run_session(worker& w, asio::ip::tcp::socket socket) {
       ctx.out.set_http10(req.version() < 11);
       auth.follow(snapshot);
       ctx.auth = &auth;
+      ctx.snapshot = &snapshot;
 
       struct in_flight_guard {
         std::atomic<std::int64_t>& n;

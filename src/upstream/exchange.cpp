@@ -434,6 +434,7 @@ asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream&
     auto [tls_ec, n] = co_await asio::async_write(stream, request, use_tuple);
     wec = tls_ec;
   }
+  if (c.lost()) co_return result{outcome::close, {}};  // (the context may be gone)
   if (wec) {
     conn.guard.disarm();
     if (conn.guard.expired()) co_return result{outcome::close, timed_out("sending")};
@@ -446,6 +447,7 @@ asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream&
   parser.header_limit(64u << 10);
   auto [hec, hn] = co_await http::async_read_header(stream, conn.buffer, parser, use_tuple);
   conn.guard.disarm();
+  if (c.lost()) co_return result{outcome::close, {}};  // (the context may be gone)
   if (hec) {
     if (ctx.client_gone) co_return result{outcome::close, {}};
     if (conn.guard.expired()) co_return result{outcome::close, timed_out("first byte")};
@@ -457,11 +459,17 @@ asio::awaitable<result> exchange(request_context& ctx, connection& conn, Stream&
                                            "upstream " + c.target.name() +
                                                ": malformed response: " + hec.message()}};
   }
-  ctx.first_byte = steady::now();
   if (c.hold_failures && holds(parser.get().result_int())) {
+    // A failure claims nothing: a racing attempt may still answer.
     auto held = co_await hold_answer(ctx, conn, stream, parser, c, deadline);
+    if (c.lost()) co_return result{outcome::close, {}};
     co_return held;
   }
+  if (c.racing) {
+    if (!c.racing->claim(c.racer)) co_return result{outcome::close, {}};
+    ctx.upstream = &conn.lowest();  // the winner: the client watch may close it now
+  }
+  ctx.first_byte = steady::now();
   if (c.translate) {
     auto translated = co_await relay_translated(ctx, conn, stream, parser, c, deadline);
     co_return translated;
@@ -599,9 +607,14 @@ asio::awaitable<std::optional<error>> forward(request_context& ctx, pool& connec
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto acquired =
         co_await connections.acquire(c.target.target(), until(deadline, timeouts.connect));
+    if (c.lost()) co_return std::nullopt;  // the other racer answered (the context may be gone)
     if (auto* e = std::get_if<error>(&acquired)) co_return *e;
     auto conn = std::move(std::get<connection_ptr>(acquired));
-    ctx.upstream = &conn->lowest();
+    if (c.racing) {
+      c.racing->streams[static_cast<std::size_t>(c.racer)] = &conn->lowest();
+    } else {
+      ctx.upstream = &conn->lowest();
+    }
     // (co_await stays out of ?: and conditions: GCC 12 mishandles the temporaries there.)
     result r;
     if (conn->tls) {
@@ -609,6 +622,8 @@ asio::awaitable<std::optional<error>> forward(request_context& ctx, pool& connec
     } else {
       r = co_await exchange(ctx, *conn, *conn->plain, c, deadline);
     }
+    if (c.racing) c.racing->streams[static_cast<std::size_t>(c.racer)] = nullptr;
+    if (c.lost()) co_return std::nullopt;
     ctx.upstream = nullptr;
     if (r.how == outcome::stale && attempt == 0) continue;  // a dead keep-alive connection
     if (r.how == outcome::reusable) connections.release(c.target.target(), std::move(conn));

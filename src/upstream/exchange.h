@@ -9,6 +9,7 @@
 #include "providers/channel.h"
 #include "server/context.h"
 #include "upstream/pool.h"
+#include "upstream/race.h"
 
 #include <boost/beast/http/verb.hpp>
 
@@ -57,6 +58,12 @@ struct call {
   // The request's own deadline (a group's timeout_ms, x-sy-timeout-ms), if sooner than the
   // channel's total timeout.
   std::optional<std::chrono::steady_clock::time_point> deadline;
+  // Hedging: this call races another for the client as `racer` (0 or 1). A racer that lost
+  // returns at once without touching the request's context again.
+  race* racing = nullptr;
+  int racer = 0;
+  int key_index = -1;  // which of the channel's api_keys it carries (-1: none)
+  bool lost() const { return racing && racing->lost(racer); }
 };
 
 // Whether an upstream status is held when failures are.

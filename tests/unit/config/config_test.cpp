@@ -341,8 +341,10 @@ models:
     context_window_fallbacks: [ long ]
     retries: 3
     timeout_ms: 60000
+    hedge: { after: p95 }
   long:
     deployments: [ { channel: claude } ]
+    hedge: { after_ms: 800, min_samples: 5 }
 routing:
   retries: 1
   backoff_base_ms: 50
@@ -363,11 +365,15 @@ routing:
   EXPECT_EQ(smart.context_window_fallbacks, std::vector<std::string>{"long"});
   EXPECT_EQ(smart.retries, 3);
   EXPECT_EQ(smart.timeout, std::chrono::milliseconds(60000));
-  EXPECT_FALSE(smart.hedge);
+  ASSERT_TRUE(smart.hedge);
+  EXPECT_FALSE(smart.hedge->after);  // p95
   const auto& lng = cfg.models[1];
   EXPECT_EQ(lng.strategy, route_strategy::weighted);
   EXPECT_TRUE(lng.deployments[0].model.empty());  // the group's own name
   EXPECT_FALSE(lng.retries);
+  ASSERT_TRUE(lng.hedge);
+  EXPECT_EQ(lng.hedge->after, std::chrono::milliseconds(800));
+  EXPECT_EQ(lng.hedge->min_samples, 5);
   EXPECT_EQ(cfg.routing.retries, 1);
   EXPECT_EQ(cfg.routing.backoff_base, std::chrono::milliseconds(50));
   EXPECT_EQ(cfg.routing.breaker.consecutive_failures, 3);
@@ -394,9 +400,8 @@ TEST(config, model_group_errors_name_the_field) {
   msg = must_fail(chans +
                   "  g: { deployments: [ { channel: a, model: m }, { channel: a, model: m } ] }\n");
   EXPECT_NE(msg.find("duplicate deployment"), std::string::npos) << msg;
-  // Not silently ignored while it is not built.
-  msg = must_fail(chans + "  g: { hedge: { after: p95 }, deployments: [ { channel: a } ] }\n");
-  EXPECT_NE(msg.find("models.g.hedge: hedging is not available"), std::string::npos) << msg;
+  msg = must_fail(chans + "  g: { hedge: { after: p99 }, deployments: [ { channel: a } ] }\n");
+  EXPECT_NE(msg.find("models.g.hedge.after"), std::string::npos) << msg;
   msg = must_fail(chans + "  g: { retries: 11, deployments: [ { channel: a } ] }\n");
   EXPECT_NE(msg.find("models.g.retries: must be between 0 and 10"), std::string::npos) << msg;
   msg = must_fail("routing: { breaker: { error_rate: 2 } }\n");
