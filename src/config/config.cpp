@@ -290,7 +290,7 @@ class reader {
                          bool in_file = false) const {
     only_keys(node, path,
               {"name", "type", "base_url", "api_keys", "api_key", "models", "weight", "timeouts",
-               "mock", "ca_file", "api_version", "anthropic_version", "pricing"});
+               "mock", "ca_file", "api_version", "anthropic_version", "pricing", "probe"});
     channel_config ch;
     if (!node["name"]) fail(node, path, "missing key 'name'");
     ch.name = scalar(node["name"], path + ".name");
@@ -337,6 +337,12 @@ class reader {
     if (node["weight"]) ch.weight = integer<unsigned>(node["weight"], path + ".weight", 1, 1000000);
     if (node["timeouts"]) timeouts(node["timeouts"], path + ".timeouts", ch.timeouts);
     if (node["mock"]) mock(node["mock"], path + ".mock", ch.mock);
+    if (auto p = node["probe"]) {
+      only_keys(p, path + ".probe", {"interval_ms"});
+      if (!p["interval_ms"]) fail(p, path + ".probe", "missing key 'interval_ms'");
+      ch.probe_interval =
+          millis{integer<long long>(p["interval_ms"], path + ".probe.interval_ms", 100, 3600000)};
+    }
     if (node["ca_file"]) {
       ch.ca_file = scalar(node["ca_file"], path + ".ca_file");
       if (!std::ifstream(ch.ca_file)) {
@@ -842,6 +848,9 @@ std::string channel_to_json(const channel_config& ch, bool include_keys) {
   json::append_quoted(out, ch.api_version);
   out += ",\"anthropic_version\":";
   json::append_quoted(out, ch.anthropic_version);
+  if (ch.probe_interval) {
+    out += ",\"probe\":{\"interval_ms\":" + std::to_string(ch.probe_interval->count()) + "}";
+  }
   if (!ch.ca_file.empty()) {
     out += ",\"ca_file\":";
     json::append_quoted(out, ch.ca_file);

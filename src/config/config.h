@@ -50,6 +50,10 @@ struct channel_config {
   unsigned weight = 1;
   channel_timeouts timeouts;
   mock_options mock;
+  // `probe: { interval_ms }`: a deployment of this channel whose circuit is open is tested with a
+  // one-token request of the gateway's own once its cooldown ended, checked this often, so a
+  // recovered upstream is found without a user's request (docs/routing.md). None: no probes.
+  std::optional<millis> probe_interval;
   std::string ca_file;  // PEM CA bundle to verify this upstream with, instead of the system store
   std::string api_version = "2024-10-21";        // azure: the api-version query parameter
   std::string anthropic_version = "2023-06-01";  // anthropic: the anthropic-version header

@@ -1,5 +1,7 @@
 #include "server/server.h"
 
+#include "server/probes.h"
+
 #include "upstream/tls.h"
 
 #include <spdlog/spdlog.h>
@@ -50,6 +52,9 @@ void worker::open_acceptor(const tcp::endpoint& ep, boost::system::error_code& e
 void worker::start() {
   sweeper_.start();
   asio::co_spawn(ioc_, accept_loop(), asio::detached);
+  // The active probes run on the first worker (idle unless a channel, of the file or the
+  // store, asks for them).
+  if (index_ == 0) asio::co_spawn(ioc_, run_probes(*this), asio::detached);
 }
 
 asio::awaitable<void> worker::accept_loop() {
@@ -75,6 +80,7 @@ void worker::begin_drain() {
   draining_ = true;
   boost::system::error_code ec;
   acceptor_.close(ec);
+  if (probe_timer_) probe_timer_->cancel();
   for (auto* s : sessions_) {
     if (s->idle) s->stream->socket().close(ec);
   }

@@ -14,6 +14,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
 #include <atomic>
@@ -73,6 +74,9 @@ class worker {
   // every session ends and the worker's event loop runs out of work.
   void force_close();
 
+  // The active probes' timer while they wait (run_probes), so a drain can end their wait.
+  void set_probe_timer(asio::steady_timer* t) { probe_timer_ = t; }
+
   void add(session_state* s) { sessions_.insert(s); }
   void remove(session_state* s) { sessions_.erase(s); }
 
@@ -91,6 +95,7 @@ class worker {
   metrics::shard& metrics_;
   bool draining_ = false;
   std::unordered_set<session_state*> sessions_;
+  asio::steady_timer* probe_timer_ = nullptr;
   std::uint64_t rng_;
 };
 

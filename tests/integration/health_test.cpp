@@ -155,3 +155,61 @@ keys:
 
 }  // namespace
 }  // namespace sy::test
+
+namespace sy::test {
+namespace {
+
+// Active probes: a deployment whose circuit opened is tested by the gateway itself once its
+// cooldown ended; when the upstream is back, a probe closes the circuit, and no user request was
+// spent finding out.
+TEST(active_probes, a_recovered_upstream_is_found_without_a_user_request) {
+  std::atomic<bool> down{true};
+  std::atomic<int> probes_down{0}, probes_up{0}, users{0};
+  fake_upstream up([&](const fake_request& r, fake_responder& out) {
+    const bool probe = r.body.find(R"("content":"ping")") != std::string::npos &&
+                       r.body.find(R"("max_tokens":1)") != std::string::npos;
+    if (!probe) ++users;
+    if (down) {
+      if (probe) ++probes_down;
+      out.send(503, R"({"error":{"message":"down","type":"server_error"}})");
+      return;
+    }
+    if (probe) ++probes_up;
+    out.send(200, completion_json("m", "fine"));
+  });
+  gateway gw(R"(
+database: none
+channels:
+  - name: p
+    type: openai
+    base_url: )" +
+             up.url() +
+             R"(
+    api_keys: [ "sk-upstream-p" ]
+    models: [ m ]
+    probe: { interval_ms: 100 }
+routing: { retries: 0, breaker: { consecutive_failures: 2, cooldown_ms: 200 } }
+keys:
+  - { name: app, key: )" +
+             key + R"( }
+)");
+  http_client client(gw.port());
+  for (int i = 0; i < 2; ++i)
+    EXPECT_EQ(client.post("/v1/chat/completions", chat_body("m"), key).status, 503);
+  // Open: a probe goes once the cooldown ended, fails, and the circuit opens again.
+  for (int i = 0; i < 300 && probes_down.load() < 1; ++i)
+    usleep(10000);
+  ASSERT_GE(probes_down.load(), 1);
+  down = false;
+  // Back up: the next probe succeeds and closes the circuit.
+  for (int i = 0; i < 500 && probes_up.load() < 1; ++i)
+    usleep(10000);
+  ASSERT_GE(probes_up.load(), 1);
+  usleep(100000);  // the probe's outcome is recorded after its answer is read
+  auto res = client.post("/v1/chat/completions", chat_body("m"), key);
+  EXPECT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(users.load(), 3);  // the two failures and this one: no user request probed
+}
+
+}  // namespace
+}  // namespace sy::test

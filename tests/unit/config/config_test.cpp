@@ -671,6 +671,7 @@ void expect_same_channel(const channel_config& a, const channel_config& b) {
   EXPECT_EQ(a.mock.words, b.mock.words);
   EXPECT_EQ(a.mock.chunks, b.mock.chunks);
   EXPECT_EQ(a.ca_file, b.ca_file);
+  EXPECT_EQ(a.probe_interval, b.probe_interval);
   EXPECT_EQ(a.api_version, b.api_version);
   EXPECT_EQ(a.anthropic_version, b.anthropic_version);
 }
@@ -826,7 +827,8 @@ TEST(channel_to_json, reads_back_to_the_same_channel) {
   std::vector<channel_config> channels;
   channels.push_back(must_parse_channel(
       R"({"name":"oa","type":"openai","api_keys":["sk-a","sk-\"b\\"],"models":["gpt-4o","o3*"],)"
-      R"("weight":7,"timeouts":{"connect_ms":1,"first_byte_ms":2,"idle_ms":3,"total_ms":4}})"));
+      R"("weight":7,"timeouts":{"connect_ms":1,"first_byte_ms":2,"idle_ms":3,"total_ms":4},)"
+      R"("probe":{"interval_ms":15000}})"));
   channels.push_back(must_parse_channel(
       R"({"name":"az","type":"azure","base_url":"https://r.openai.azure.com","api_key":"k",)"
       R"("models":{"gpt-4o":"my-deployment","gpt-4o-mini":"gpt-4o-mini"},)"
@@ -861,6 +863,8 @@ TEST(channel_to_json, reads_back_to_the_same_channel) {
   }
   // The list form when no model is renamed, the map form otherwise; mock options only where they
   // mean something.
+  EXPECT_EQ(channels[0].probe_interval, std::chrono::milliseconds(15000));
+  EXPECT_FALSE(channels[1].probe_interval);
   EXPECT_TRUE(boost::json::parse(channel_to_json(channels[0])).as_object().at("models").is_array());
   EXPECT_TRUE(
       boost::json::parse(channel_to_json(channels[1])).as_object().at("models").is_object());
