@@ -50,7 +50,13 @@ void circuit_breaker::totals(steady::time_point now, std::int64_t& requests,
   }
 }
 
+void circuit_breaker::update_clear(steady::time_point now) {
+  clear_.store(state_ == breaker_state::closed && !disabled_ && now >= cool_until_,
+               std::memory_order_relaxed);
+}
+
 void circuit_breaker::open(steady::time_point now, std::string reason) {
+  clear_.store(false, std::memory_order_relaxed);
   state_ = breaker_state::open;
   open_until_ = now + cooldown_;
   probe_out_ = false;
@@ -58,7 +64,9 @@ void circuit_breaker::open(steady::time_point now, std::string reason) {
 }
 
 bool circuit_breaker::allow(steady::time_point now) {
+  if (clear_.load(std::memory_order_relaxed)) return true;
   std::lock_guard lock(mutex_);
+  update_clear(now);
   if (disabled_ || now < cool_until_) return false;
   switch (state_) {
     case breaker_state::closed:
@@ -92,11 +100,14 @@ bool circuit_breaker::lets_through(steady::time_point now) const {
 }
 
 bool circuit_breaker::available(steady::time_point now) const {
+  if (clear_.load(std::memory_order_relaxed)) return true;
   std::lock_guard lock(mutex_);
+  const_cast<circuit_breaker*>(this)->update_clear(now);
   return !disabled_ && now >= cool_until_ && lets_through(now);
 }
 
 bool circuit_breaker::only_cooling(steady::time_point now) const {
+  if (clear_.load(std::memory_order_relaxed)) return false;
   std::lock_guard lock(mutex_);
   return !disabled_ && now < cool_until_ && lets_through(now);
 }
@@ -110,11 +121,13 @@ void circuit_breaker::record(outcome o, steady::time_point now,
       const auto rest =
           retry_after && retry_after->count() > 0 ? *retry_after : options_.rate_limit_cooldown;
       cool_until_ = std::max(cool_until_, now + rest);
+      clear_.store(false, std::memory_order_relaxed);
       if (state_ == breaker_state::half_open) probe_out_ = false;
       return;
     }
     case outcome::rejected:
       disabled_ = true;
+      clear_.store(false, std::memory_order_relaxed);
       reason_ = "the upstream refused the credentials (401/403)";
       return;
     case outcome::success: {
@@ -123,6 +136,7 @@ void circuit_breaker::record(outcome o, steady::time_point now,
       consecutive_ = 0;
       if (state_ == breaker_state::half_open) {
         state_ = breaker_state::closed;
+        update_clear(now);
         cooldown_ = options_.cooldown;  // recovered: the next open starts short again
         probe_out_ = false;
         buckets_.fill(bucket{});  // the failures that opened it are history
@@ -160,6 +174,7 @@ void circuit_breaker::enable() {
   std::lock_guard lock(mutex_);
   disabled_ = false;
   if (state_ == breaker_state::closed) reason_.clear();
+  update_clear(steady::now());
 }
 
 void circuit_breaker::reset() {
@@ -172,6 +187,7 @@ void circuit_breaker::reset() {
   cool_until_ = {};
   disabled_ = false;
   reason_.clear();
+  clear_.store(true, std::memory_order_relaxed);
 }
 
 circuit_breaker::view circuit_breaker::state(steady::time_point now) const {

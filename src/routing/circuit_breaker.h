@@ -19,6 +19,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -103,7 +104,14 @@ class circuit_breaker {
   void totals(steady::time_point now, std::int64_t& requests, std::int64_t& failures) const;
   void open(steady::time_point now, std::string reason);
 
+  // Under mutex_: recomputes clear_ after a change.
+  void update_clear(steady::time_point now);
+
   const breaker_options options_;
+  // True while the target is closed, enabled and not cooling down: then available() and
+  // allow() answer without the mutex (the common case, on every request). Set false under the
+  // mutex by anything that changes that; set true again by the locked path once it holds.
+  mutable std::atomic<bool> clear_{true};
   mutable std::mutex mutex_;
   breaker_state state_ = breaker_state::closed;
   std::array<bucket, breaker_options::buckets> buckets_{};

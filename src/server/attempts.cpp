@@ -73,8 +73,9 @@ void record_attempt(request_context& ctx, const deployment& d, int key_index, ro
     case verdict::answer:
     case verdict::context_window:
     case verdict::content_policy:
+      // (Not on the key: a key is judged only by 429s and 401/403, which never open a circuit
+      // that a success would close.)
       deployment_breaker.record(outcome::success, now);
-      if (key) key->breaker.record(outcome::success, now);
       if (ctx.first_byte) {
         using std::chrono::duration_cast;
         using std::chrono::microseconds;
