@@ -139,45 +139,52 @@ bool resting(const deployment& d, steady::time_point now) {
   return b.available(now) && d.target->keys_resting(now);
 }
 
-const deployment* pick(const model_group& g, const pick_request& r) {
+// Calls take(candidates) with the deployments of each tier, best first, that pass `keep`, until
+// take returns one; that one, or null.
+template <class Keep, class Take>
+const deployment* by_tier(const model_group& g, Keep keep, Take take) {
   thread_local std::vector<const deployment*> candidates;
-  // First without the deployments that already failed this request; then, when none is left,
-  // with them (a retry of the same deployment, after a backoff).
-  for (int pass = 0; pass < 2; ++pass) {
-    std::size_t i = 0;
-    const auto& all = g.deployments;
-    while (i < all.size()) {
-      const int tier = all[i].priority;
-      candidates.clear();
-      for (; i < all.size() && all[i].priority == tier; ++i) {
-        const auto* d = &all[i];
-        if ((pass == 1 || !has_failed(r, d)) && usable(*d, r.now)) candidates.push_back(d);
-      }
-      while (!candidates.empty()) {
-        const auto* chosen = choose(g, candidates, r);
-        // Asking the circuit takes a half-open probe; a lost race for it moves on.
-        if (chosen->health->breaker.allow(r.now)) return chosen;
-        std::erase(candidates, chosen);
-      }
-    }
-    if (!r.failed || r.failed->empty()) break;
-  }
-  // Nothing usable, but some deployments are only resting after a 429 (their circuit is
-  // closed): rather than answer "no deployment" for an upstream that is merely busy, the best
-  // tier's resting ones not yet tried by this request get the request, and the upstream's own
-  // answer (a 429 with its retry-after, or a success) is what the client sees.
   std::size_t i = 0;
   const auto& all = g.deployments;
   while (i < all.size()) {
     const int tier = all[i].priority;
     candidates.clear();
     for (; i < all.size() && all[i].priority == tier; ++i) {
-      const auto* d = &all[i];
-      if (!has_failed(r, d) && resting(*d, r.now)) candidates.push_back(d);
+      if (keep(all[i])) candidates.push_back(&all[i]);
     }
-    if (!candidates.empty()) return choose(g, candidates, r);
+    if (const auto* d = take(candidates)) return d;
   }
   return nullptr;
+}
+
+const deployment* pick(const model_group& g, const pick_request& r) {
+  // First without the deployments that already failed this request; then, when none is left,
+  // with them (a retry of the same deployment, after a backoff).
+  for (int pass = 0; pass < 2; ++pass) {
+    const auto* d = by_tier(
+        g,
+        [&](const deployment& d) { return (pass == 1 || !has_failed(r, &d)) && usable(d, r.now); },
+        [&](std::vector<const deployment*>& candidates) -> const deployment* {
+          while (!candidates.empty()) {
+            const auto* chosen = choose(g, candidates, r);
+            // Asking the circuit takes a half-open probe; a lost race for it moves on.
+            if (chosen->health->breaker.allow(r.now)) return chosen;
+            std::erase(candidates, chosen);
+          }
+          return nullptr;
+        });
+    if (d) return d;
+    if (!r.failed || r.failed->empty()) break;
+  }
+  // Nothing usable, but some deployments are only resting after a 429 (their circuit is
+  // closed): rather than answer "no deployment" for an upstream that is merely busy, the best
+  // tier's resting ones not yet tried by this request get the request, and the upstream's own
+  // answer (a 429 with its retry-after, or a success) is what the client sees.
+  return by_tier(
+      g, [&](const deployment& d) { return !has_failed(r, &d) && resting(d, r.now); },
+      [&](std::vector<const deployment*>& candidates) -> const deployment* {
+        return candidates.empty() ? nullptr : choose(g, candidates, r);
+      });
 }
 
 }  // namespace sy::routing

@@ -72,13 +72,7 @@ void audit_refusal(request_context& ctx, const key_record* record, std::string_v
   json::append_quoted(changes, target.substr(0, target.find('?')));
   changes += '}';
   row.changes = std::move(changes);
-  store->post([row = std::move(row)](store::connection& db) mutable {
-    store::accounts acc(db);
-    auto appended = acc.append_audit(std::move(row));
-    if (auto* e = std::get_if<store::db_error>(&appended)) {
-      spdlog::warn("audit: cannot record a failed authentication: {}", e->message);
-    }
-  });
+  store::post_audit(*store, std::move(row), "a failed authentication");
 }
 
 refusal refuse(request_context& ctx, errc code, std::string message, metrics::refusal reason) {

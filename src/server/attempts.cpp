@@ -50,13 +50,7 @@ void audit_key_disabled(request_context& ctx, const deployment& d, int key_index
   json::append_quoted(changes, ctx.request_id);
   changes += '}';
   row.changes = std::move(changes);
-  store->post([row = std::move(row)](store::connection& db) mutable {
-    store::accounts acc(db);
-    auto appended = acc.append_audit(std::move(row));
-    if (auto* e = std::get_if<store::db_error>(&appended)) {
-      spdlog::warn("audit: cannot record a disabled upstream key: {}", e->message);
-    }
-  });
+  store::post_audit(*store, std::move(row), "a disabled upstream key");
 }
 
 }  // namespace

@@ -1,5 +1,9 @@
 #include "store/accounts.h"
 
+#include "store/service.h"
+
+#include <spdlog/spdlog.h>
+
 #include "auth/key_table.h"
 #include "common/json.h"
 #include "store/migrations.h"
@@ -481,6 +485,16 @@ result<page<audit_row, audit_cursor>> accounts::list_audit(const audit_filter& f
                                           [](const audit_row& a) {
                                             return audit_cursor{a.at, a.id};
                                           });
+}
+
+void post_audit(service& store, audit_row row, std::string what) {
+  store.post([row = std::move(row), what = std::move(what)](connection& db) mutable {
+    accounts acc(db);
+    auto appended = acc.append_audit(std::move(row));
+    if (auto* e = std::get_if<db_error>(&appended)) {
+      spdlog::warn("audit: cannot record {}: {}", what, e->message);
+    }
+  });
 }
 
 }  // namespace sy::store

@@ -159,6 +159,12 @@ result<std::string> generate_secret();
 // The hex SHA-256 of a secret: what api_keys.key_hash holds.
 std::string hash_secret(std::string_view secret);
 
+class service;
+
+// Appends `row` on the store's thread, without waiting (fire-and-forget, as the data plane's
+// audit rows are); a failure is logged as "audit: cannot record <what>: ...".
+void post_audit(service& store, audit_row row, std::string what);
+
 class accounts {
  public:
   // `clock` gives the unix time in seconds (std::time by default; tests pass their own).
