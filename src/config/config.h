@@ -114,11 +114,11 @@ struct breaker_config {
 
 // `routing:`: defaults for every model group, and for the one-line groups of channel models.
 struct routing_config {
-  int retries = 2;                // attempts after the first (x-sy-retries overrides per request)
-  int max_retries = 10;           // the most x-sy-retries may ask for
-  millis backoff_base{100};       // exponential backoff with full jitter between attempts ...
-  millis backoff_max{5000};       // ... capped here
-  millis max_retry_after{30000};  // a longer retry-after is not waited for: the 429 is relayed
+  int retries = 2;               // attempts after the first (x-sy-retries overrides per request)
+  int max_retries = 10;          // the most x-sy-retries may ask for
+  millis backoff_base{100};      // exponential backoff with full jitter between attempts ...
+  millis backoff_max{5000};      // ... capped here
+  millis max_retry_after{5000};  // a longer retry-after is not waited for: the 429 is relayed
   breaker_config breaker;
 };
 

@@ -375,6 +375,7 @@ routing:
   EXPECT_EQ(lng.hedge->after, std::chrono::milliseconds(800));
   EXPECT_EQ(lng.hedge->min_samples, 5);
   EXPECT_EQ(cfg.routing.retries, 1);
+  EXPECT_EQ(cfg.routing.max_retry_after, std::chrono::milliseconds(5000));  // the default
   EXPECT_EQ(cfg.routing.backoff_base, std::chrono::milliseconds(50));
   EXPECT_EQ(cfg.routing.breaker.consecutive_failures, 3);
   EXPECT_DOUBLE_EQ(cfg.routing.breaker.error_rate, 0.25);
