@@ -336,7 +336,9 @@ TEST(router, sticky_sessions_stay_while_healthy) {
     r.sticky = routing::session_hash("s" + std::to_string(s));
     r.now = now;
     const auto* d = routing::pick(g, r);
-    if (before[s] != &g.deployments[0]) EXPECT_EQ(d, before[s]);
+    if (before[s] != &g.deployments[0]) {
+      EXPECT_EQ(d, before[s]);
+    }
     EXPECT_NE(d, &g.deployments[0]);
   }
 }
