@@ -381,6 +381,7 @@ asio::awaitable<result> hold_answer(request_context& ctx, connection& conn, Stre
   while (!parser.is_done()) {
     std::string_view piece;
     auto rec = co_await read_piece(conn, stream, parser, until(deadline, timeouts.idle), piece);
+    if (c.lost()) co_return result{outcome::close, {}};  // (the context may be gone)
     if (rec) {
       if (ctx.client_gone) co_return result{outcome::close, {}};
       co_return result{
