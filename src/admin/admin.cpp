@@ -16,6 +16,16 @@ response json_response(unsigned status, const boost::json::value& body) {
   return response{status, json::to_text(body)};
 }
 
+std::optional<response> refuse_parameters(const call& c, std::string_view what) {
+  auto parsed = parse_query(c.req.query);
+  if (auto* why = std::get_if<invalid>(&parsed)) return bad_request(*why);
+  const auto& params = std::get<std::vector<query_param>>(parsed);
+  if (!params.empty()) {
+    return bad_request({params.front().name, std::string(what) + " takes no parameters"});
+  }
+  return std::nullopt;
+}
+
 response bad_request(const invalid& why) {
   if (why.field.empty()) return error_response(400, "invalid_request", why.message);
   return error_response(400, "invalid_request", why.message, why.field);

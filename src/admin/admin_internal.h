@@ -54,6 +54,9 @@ struct invalid {
 // ---- answers
 
 response json_response(unsigned status, const boost::json::value& body);
+// 400 when the call's query string is malformed or has any parameter ("<what> takes no
+// parameters"); nothing when it has none.
+std::optional<response> refuse_parameters(const call& c, std::string_view what);
 response bad_request(const invalid& why);
 response not_found(std::string_view what);
 // 403 forbidden, after appending the audit row (result "denied") for `action` on `target`.

@@ -15,12 +15,7 @@ boost::json::value usd(std::int64_t nano) {
 }  // namespace
 
 response list_budgets(call& c) {
-  auto parsed = parse_query(c.req.query);
-  if (auto* why = std::get_if<invalid>(&parsed)) return bad_request(*why);
-  if (!std::get<std::vector<query_param>>(parsed).empty()) {
-    return bad_request({std::get<std::vector<query_param>>(parsed).front().name,
-                        "GET /admin/budgets takes no parameters"});
-  }
+  if (auto refused = refuse_parameters(c, "GET /admin/budgets")) return *refused;
   if (!c.env.budgets) {
     return error_response(404, "not_found",
                           "budgets are tracked by a running gateway: ask it (GET /admin/budgets)");

@@ -6,12 +6,7 @@
 namespace sy::admin::detail {
 
 response read_health(call& c) {
-  auto parsed = parse_query(c.req.query);
-  if (auto* why = std::get_if<invalid>(&parsed)) return bad_request(*why);
-  if (!std::get<std::vector<query_param>>(parsed).empty()) {
-    return bad_request({std::get<std::vector<query_param>>(parsed).front().name,
-                        "GET /admin/health takes no parameters"});
-  }
+  if (auto refused = refuse_parameters(c, "GET /admin/health")) return *refused;
   if (!c.env.health) {
     return error_response(404, "not_found",
                           "health is known to a running gateway: ask it (GET /admin/health)");

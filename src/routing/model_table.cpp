@@ -45,13 +45,13 @@ void model_table::build(const config& cfg, const std::vector<std::unique_ptr<cha
     d.upstream_model = std::move(upstream_model);
     d.weight = weight;
     d.priority = priority;
-    d.health = health.get("deployment:" + d.id);
+    d.health = health.get(deployment_target(d.id));
     return d;
   };
   for (const auto& ch : channels) {
     std::vector<std::shared_ptr<routing::target_health>> keys;
     for (const auto& k : ch->config().api_keys)
-      keys.push_back(health.get("key:" + ch->name() + "#" + key_fingerprint(k)));
+      keys.push_back(health.get(key_target(ch->name(), k)));
     ch->set_key_health(std::move(keys));
   }
   // Groups of `models:` first: a channel's own model of the same name (a managed channel's;

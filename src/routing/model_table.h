@@ -95,5 +95,13 @@ class model_table {
 // SHA-256 fingerprint's first 8 hex digits).
 std::string deployment_id(std::string_view channel, std::string_view upstream_model);
 std::string key_fingerprint(std::string_view api_key);
+// The ids targets have in the health registry and GET /admin/health:
+// "deployment:<channel>/<model>" and "key:<channel>#<fingerprint>".
+inline std::string deployment_target(std::string_view deployment_id) {
+  return "deployment:" + std::string(deployment_id);
+}
+inline std::string key_target(std::string_view channel, std::string_view api_key) {
+  return "key:" + std::string(channel) + "#" + key_fingerprint(api_key);
+}
 
 }  // namespace sy

@@ -98,7 +98,7 @@ std::string health_json(const runtime& rt) {
   boost::json::array deployment_list;
   for (const auto& [id, entry] : deployments) {
     const auto& d = *entry.first;
-    auto o = target_json("deployment:" + id, *d.health, now);
+    auto o = target_json(deployment_target(id), *d.health, now);
     o["channel"] = d.target->name();
     o["model"] = d.upstream_model.empty() ? "*" : d.upstream_model;
     boost::json::array names;
@@ -118,7 +118,7 @@ std::string health_json(const runtime& rt) {
       const auto* h = ch->key_health(static_cast<int>(i));
       if (!h) continue;
       const auto fingerprint = key_fingerprint(list[i]);
-      auto o = target_json("key:" + ch->name() + "#" + fingerprint, *h, now);
+      auto o = target_json(key_target(ch->name(), list[i]), *h, now);
       o["channel"] = ch->name();
       o["index"] = i;
       o["fingerprint"] = fingerprint;
@@ -143,7 +143,7 @@ bool reset_health(const runtime& rt, std::string_view target) {
   };
   for (const auto& g : rt.models.groups()) {
     for (const auto& d : g->deployments) {
-      if (target == "deployment:" + d.id) {
+      if (target == deployment_target(d.id)) {
         reset(*d.health);
         return true;
       }
@@ -153,7 +153,7 @@ bool reset_health(const runtime& rt, std::string_view target) {
     const auto& list = ch->config().api_keys;
     for (std::size_t i = 0; i < list.size(); ++i) {
       auto* h = ch->key_health(static_cast<int>(i));
-      if (h && target == "key:" + ch->name() + "#" + key_fingerprint(list[i])) {
+      if (h && target == key_target(ch->name(), list[i])) {
         reset(*h);
         return true;
       }

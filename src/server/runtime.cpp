@@ -66,15 +66,15 @@ std::shared_ptr<runtime> runtime::build(config cfg, std::shared_ptr<const key_ta
   std::unordered_set<std::string> live;
   for (const auto& g : rt->models.groups()) {
     for (const auto& d : g->deployments)
-      live.insert("deployment:" + d.id);
+      live.insert(deployment_target(d.id));
   }
   for (const auto& ch : rt->channels) {
     for (const auto& route : ch->config().models) {
       if (route.public_name.find_first_of("*?") != std::string::npos)
-        live.insert("deployment:" + deployment_id(ch->name(), route.upstream_name));
+        live.insert(deployment_target(deployment_id(ch->name(), route.upstream_name)));
     }
     for (const auto& k : ch->config().api_keys)
-      live.insert("key:" + ch->name() + "#" + key_fingerprint(k));
+      live.insert(key_target(ch->name(), k));
   }
   rt->health->prune([&](std::string_view id) { return live.count(std::string(id)) > 0; });
   return rt;
